@@ -1,0 +1,114 @@
+"""``fieldlink lab``: provision and run the real servers on this machine."""
+
+from __future__ import annotations
+
+import signal
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import click
+
+from fieldlink.errors import FieldlinkError
+from lab.install import COMPONENTS, InstallError, install, installers
+from lab.services import InfluxServer, KafkaServer, MosquittoServer, ServiceError
+from lab.settings import LabSettings
+
+__all__ = ["group"]
+
+
+def _settings() -> LabSettings:
+    try:
+        return LabSettings.load()
+    except FieldlinkError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(name="lab")
+def group() -> None:
+    """The local lab: real Mosquitto, Kafka and InfluxDB on this machine.
+
+    Servers are installed into FIELDLINK_CACHE_DIR (default ~/.cache/fieldlink), outside the
+    repository, so every clone and CI run reuses them.
+    """
+
+
+@group.command(name="install")
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    type=click.Choice(COMPONENTS),
+    help="Install only this component (repeatable). Default: all three.",
+)
+@click.option("--force", is_flag=True, help="Reinstall even what is already installed.")
+def install_command(only: tuple[str, ...], force: bool) -> None:
+    """Install Mosquitto (Debian), Kafka (Maven Central jars) and InfluxDB (built from Go).
+
+    Idempotent: what is installed is checked in a second and never rebuilt. The first
+    InfluxDB build compiles libflux (Rust) and influxd (Go): 5-40 minutes depending on the
+    machine and its Go build cache; progress is printed while it runs.
+    """
+    settings = _settings()
+    started = time.monotonic()
+    try:
+        install(settings, only or COMPONENTS, force=force)
+    except InstallError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"lab install: all present ({time.monotonic() - started:.1f}s)", err=True)
+
+
+@group.command(name="status")
+def status_command() -> None:
+    """Show what is installed and where."""
+    settings = _settings()
+    for name, installer in installers(settings).items():
+        mark = "ok     " if installer.is_installed() else "missing"
+        click.echo(f"{mark} {name:10} {installer.describe()}")
+
+
+@group.command(name="servers")
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where configs, data and logs go (default: a new temporary directory).",
+)
+@click.option("--mqtt-port", type=int, default=1883, show_default=True)
+@click.option("--kafka-port", type=int, default=9092, show_default=True)
+@click.option("--influx-port", type=int, default=8086, show_default=True)
+def servers_command(
+    run_dir: Path | None, mqtt_port: int, kafka_port: int, influx_port: int
+) -> None:
+    """Run Mosquitto, Kafka and InfluxDB in the foreground until Ctrl-C.
+
+    Handy for developing a tier against real servers. Data stays in --run-dir.
+    """
+    settings = _settings()
+    run_dir = run_dir or Path(tempfile.mkdtemp(prefix="fieldlink-lab-"))
+    with ExitStack() as stack:
+        try:
+            click.echo(f"run directory: {run_dir}", err=True)
+            mqtt = stack.enter_context(MosquittoServer(run_dir / "mosquitto", port=mqtt_port))
+            click.echo(f"mosquitto  mqtt://{mqtt.host}:{mqtt.port}")
+            kafka = stack.enter_context(
+                KafkaServer(run_dir / "kafka", home=settings.kafka_home, port=kafka_port)
+            )
+            click.echo(f"kafka      {kafka.bootstrap_servers}")
+            influx = stack.enter_context(
+                InfluxServer(run_dir / "influxdb", binary=settings.influxd_path, port=influx_port)
+            )
+            creds = influx.credentials
+            click.echo(
+                f"influxdb   {influx.url} org={creds.org} bucket={creds.bucket} token={creds.token}"
+            )
+        except ServiceError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo("all servers up; Ctrl-C stops them", err=True)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            click.echo("stopping...", err=True)
