@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import psutil
 import pytest
 
 from lab.services import InfluxServer, KafkaServer, MosquittoServer
@@ -24,6 +25,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             "tests without a tier marker (unit, integration or scenario):\n  "
             + "\n  ".join(untiered)
         )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any process a test started is still alive: servers and agents must
+    be stopped by the fixture or test that started them."""
+    leftovers = [p for p in psutil.Process().children(recursive=True) if p.is_running()]
+    if not leftovers:
+        return
+    names = []
+    for proc in leftovers:
+        try:
+            names.append(f"{proc.pid} {' '.join(proc.cmdline())[:120]}")
+            proc.kill()
+        except psutil.NoSuchProcess:
+            continue
+    psutil.wait_procs(leftovers, timeout=10)
+    if names:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = "processes left running by tests (killed now):\n  " + "\n  ".join(names)
+        if reporter is not None:
+            reporter.write_line(message, red=True)
 
 
 @pytest.fixture(scope="session")
