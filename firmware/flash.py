@@ -27,6 +27,7 @@ __all__ = [
     "FlashResult",
     "TargetInfo",
     "check_target",
+    "describe_block_device",
     "flash_image",
     "probe_target",
 ]
@@ -70,6 +71,13 @@ def probe_target(
     if not stat.S_ISBLK(mode):
         size = path.stat().st_size if stat.S_ISREG(mode) else None
         return TargetInfo(path, exists=True, block_device=False, size=size, removable=None)
+    return describe_block_device(path, sys_root=sys_root, mounts=mounts)
+
+
+def describe_block_device(
+    path: Path, *, sys_root: Path = Path("/sys"), mounts: Path = Path("/proc/mounts")
+) -> TargetInfo:
+    """Size, removable flag and mounts (of the disk or any partition) of a block device."""
     name = path.resolve().name
     block = sys_root / "class" / "block" / name
     size = removable = None
@@ -84,11 +92,7 @@ def probe_target(
     if mounts.is_file():
         for line in mounts.read_text().splitlines():
             fields = line.split()
-            if (
-                len(fields) >= 2
-                and fields[0].startswith("/dev/")
-                and Path(fields[0]).resolve().name in names
-            ):
+            if len(fields) >= 2 and fields[0].startswith("/dev/") and Path(fields[0]).name in names:
                 mounted.append(f"{fields[0]} on {fields[1]}")
     return TargetInfo(path, True, True, size, removable, tuple(mounted))
 
@@ -105,7 +109,9 @@ def check_target(
     unsafe. ``force`` waives mounted/removable/size; ``allow_file`` permits a regular file."""
     if not info.block_device:
         if not info.exists and not allow_file:
-            raise TargetRefusedError(info.path, "missing", "no such device")
+            raise TargetRefusedError(
+                info.path, "missing", "no such device (use --allow-file to write a file)"
+            )
         if not allow_file:
             raise TargetRefusedError(
                 info.path, "not-a-device", "not a block device (use --allow-file for a file)"

@@ -56,7 +56,8 @@ def test_network_config_joins_wifi_with_country():
     assert wlan["regulatory-domain"] == "DE"
     assert wlan["access-points"] == {"farm net": {"password": 'it\'s a "secret"'}}
     wired = yaml.safe_load(network_config(FirstBoot(hostname="pi-07")))["network"]
-    assert "wifis" not in wired and wired["ethernets"]["eth0"]["dhcp4"] is True
+    assert "wifis" not in wired
+    assert wired["ethernets"]["eth0"]["dhcp4"] is True
 
 
 def test_meta_data_names_the_instance():

@@ -39,7 +39,8 @@ def test_edge_config_for_every_profile(profile: str, tmp_path: Path):
     )
     text = render_edge_config(config)
     parsed = tomllib.loads(text)
-    assert parsed["device"] == "pi-07" and parsed["site"] == "farm"
+    assert parsed["device"] == "pi-07"
+    assert parsed["site"] == "farm"
     assert parsed["mqtt"] == {
         "host": "broker.lan",
         "port": 1883,
@@ -56,4 +57,5 @@ def test_edge_config_for_every_profile(profile: str, tmp_path: Path):
         path = tmp_path / "edge.toml"
         path.write_text(text)
         loaded = EdgeSettings.load(path)
-        assert loaded.device == "pi-07" and loaded.mqtt.username == "pi-07"
+        assert loaded.device == "pi-07"
+        assert loaded.mqtt.username == "pi-07"

@@ -39,7 +39,8 @@ def test_registry_survives_a_new_instance_and_lists_by_site(tmp_path: Path):
     Registry(tmp_path).add("a-1", site="alpha", cert=True)
     devices = Registry(tmp_path).devices()
     assert [(d.id, d.site) for d in devices] == [("a-1", "alpha"), ("b-2", "beta")]
-    assert devices[0].cert_serial is not None and devices[1].cert_serial is None
+    assert devices[0].cert_serial is not None
+    assert devices[1].cert_serial is None
 
 
 def test_duplicate_and_invalid_devices_are_refused(registry: Registry):
@@ -74,7 +75,8 @@ def test_revoke_removes_the_device_from_broker_files(registry: Registry):
     registry.add("pi-07", site="farm")
     keep = registry.add("pi-08", site="farm")
     revoked = registry.revoke("pi-07")
-    assert revoked.state is DeviceState.REVOKED and revoked.revoked_at is not None
+    assert revoked.state is DeviceState.REVOKED
+    assert revoked.revoked_at is not None
     assert set(_password_file(registry)) == {"pi-08"}
     assert "pi-07" not in registry.acl_file.read_text()
     assert registry.verify("pi-08", keep.password)
@@ -87,8 +89,10 @@ def test_export_is_readable_and_holds_no_secrets(registry: Registry):
     issued = registry.add("pi-07", site="farm")
     text = registry.export()
     rows = json.loads(text)["devices"]
-    assert rows[0]["id"] == "pi-07" and rows[0]["state"] == "active"
-    assert "$7$" not in text and issued.password not in text
+    assert rows[0]["id"] == "pi-07"
+    assert rows[0]["state"] == "active"
+    assert "$7$" not in text
+    assert issued.password not in text
 
 
 def test_corrupt_registry_file_is_a_clear_error(registry: Registry):

@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 from firmware.errors import DeviceNotFoundError, ImageError
+from firmware.identity import verify_password
 from firmware.image import BuildRequest, build_image
 from firmware.image.fat import FatPartition
 from firmware.image.partitions import read_partitions
 from firmware.registry import Registry
-from firmware.identity import verify_password
 
 from ..synthetic import CMDLINE, CONFIG_TXT
 
@@ -59,7 +59,8 @@ def test_trixie_image_gets_cloud_init_agent_config_and_credentials(
     result = build_image(_request(base_image, out, wheel), registry=registry)
 
     assert _sha(base_image) == before, "the base image must never be modified"
-    assert result.release == "trixie" and result.interfaces == ("spi",)
+    assert result.release == "trixie"
+    assert result.interfaces == ("spi",)
     assert sorted(p.name for p in out.parent.iterdir()) == ["pi-07.img"]  # no partial left
     boot = _boot(out)
     assert sorted(boot.list("fieldlink")) == sorted(
@@ -93,7 +94,8 @@ def test_trixie_image_gets_cloud_init_agent_config_and_credentials(
 
     config = tomllib.loads(boot.read("fieldlink/edge.toml").decode())
     assert (config["device"], config["site"]) == ("pi-07", "farm")
-    assert config["mqtt"]["host"] == "broker.lan" and config["mqtt"]["username"] == "pi-07"
+    assert config["mqtt"]["host"] == "broker.lan"
+    assert config["mqtt"]["username"] == "pi-07"
     assert registry.verify("pi-07", config["mqtt"]["password"])
     assert verify_password(
         registry.password_file.read_text().split(":", 1)[1].strip(), config["mqtt"]["password"]
@@ -108,7 +110,8 @@ def test_trixie_image_gets_cloud_init_agent_config_and_credentials(
     assert boot.read("fieldlink/ca.pem") == registry.ca.ca_pem()
 
     config_txt = boot.read("config.txt").decode()
-    assert "\ndtparam=spi=on\n" in config_txt and "\n#dtparam=i2c_arm=on\n" in config_txt
+    assert "\ndtparam=spi=on\n" in config_txt
+    assert "\n#dtparam=i2c_arm=on\n" in config_txt
     assert config_txt.replace("\ndtparam=spi=on\n", "\n#dtparam=spi=on\n") == CONFIG_TXT
     assert boot.read("cmdline.txt").decode() == CMDLINE  # cloud-init needs no cmdline change
     assert not boot.exists("firstrun.sh")
@@ -126,7 +129,8 @@ def test_bookworm_image_gets_firstrun_from_an_xz_base(
         _request(compressed, out, wheel, device="pi-08", wifi_ssid=None, wifi_psk=None),
         registry=registry,
     )
-    assert result.release == "bookworm" and result.interfaces == ()
+    assert result.release == "bookworm"
+    assert result.interfaces == ()
     boot = _boot(out)
     cmdline = boot.read("cmdline.txt").decode()
     assert cmdline == CMDLINE.rstrip("\n") + (
@@ -134,7 +138,9 @@ def test_bookworm_image_gets_firstrun_from_an_xz_base(
         " systemd.unit=kernel-command-line.target\n"
     )
     firstrun = boot.read("firstrun.sh").decode()
-    assert "HOST=pi-08" in firstrun and KEY in firstrun and "set_wlan" not in firstrun
+    assert "HOST=pi-08" in firstrun
+    assert KEY in firstrun
+    assert "set_wlan" not in firstrun
     assert "fieldlink-firstboot.service" in firstrun
     assert boot.exists("fieldlink/fieldlink-firstboot.service")
     assert boot.read("config.txt").decode() == CONFIG_TXT  # GPIO-only profile: untouched

@@ -31,7 +31,9 @@ def test_parses_boot_and_root():
         (2, "linux", 9216 * 512, 2048 * 512),
     ]
     boot, root = boot_and_root(Path("x.img"), parts)
-    assert boot.number == 1 and root is not None and root.number == 2
+    assert boot.number == 1
+    assert root is not None
+    assert root.number == 2
 
 
 @pytest.mark.parametrize(
