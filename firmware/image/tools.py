@@ -22,6 +22,9 @@ _PACKAGES = {
     "mmd": "mtools",
     "mtype": "mtools",
     "debugfs": "e2fsprogs",
+    "mkfs.ext4": "e2fsprogs",
+    "mkfs.vfat": "dosfstools",
+    "sfdisk": "fdisk",
 }
 
 
