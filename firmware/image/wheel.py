@@ -16,7 +16,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_UNIT = """[Unit]
 Description=fieldlink edge agent
-Documentation=https://github.com/fieldlink/fieldlink/blob/main/firmware/GUIDE.md
 Wants=network-online.target
 After=network-online.target time-sync.target
 
@@ -25,7 +24,6 @@ Type=simple
 User=fieldlink
 Group=fieldlink
 SupplementaryGroups=gpio spi i2c
-Environment=FIELDLINK_EDGE_CONFIG=/etc/fieldlink/edge.toml
 ExecStart=/opt/fieldlink/venv/bin/fieldlink edge run --config /etc/fieldlink/edge.toml
 Restart=always
 RestartSec=5
