@@ -240,15 +240,28 @@ class Registry:
     def rotate(self, device: str) -> Issued:
         """New password (and certificate) for ``device``; the old ones stop working once
         the broker reloads its password file."""
+        return self.commit(self.prepare_rotation(device))
+
+    def prepare_rotation(self, device: str) -> Issued:
+        """Fresh credentials for ``device`` that are *not yet* recorded: the image builder
+        writes them into an image first and calls :meth:`commit` only once that worked, so
+        a failed build leaves the device's current credentials valid."""
+        record = self.get(device)
+        if not record.active:
+            raise RegistryError("is revoked; add it again under a new id", device=device)
+        return self._issue(record)
+
+    def commit(self, issued: Issued) -> Issued:
+        """Record credentials from :meth:`prepare_rotation`."""
+        device = issued.device.id
         with self._editing() as data:
             record = data.devices.get(device)
             if record is None:
                 raise DeviceNotFoundError(device, self.path)
             if not record.active:
-                raise RegistryError("is revoked; add it again under a new id", device=device)
-            issued = self._issue(record)
+                raise RegistryError("was revoked meanwhile", device=device)
             data.devices[device] = issued.device
-        log.info("rotated credentials of device %s", device)
+        log.info("issued new credentials to device %s", device)
         return issued
 
     def revoke(self, device: str) -> Device:

@@ -101,7 +101,7 @@ def build_image(
     registry: Registry,
     progress: Callable[[str], None] = lambda _: None,
 ) -> BuildResult:
-    """Write the image for ``request.device``; issues it fresh credentials.
+    """Write the image for ``request.device`` with fresh credentials for it.
 
     Raises :class:`~firmware.errors.DeviceNotFoundError` before reading the image if the
     device is unknown, :class:`~firmware.errors.ImageError` for a corrupt, truncated or
@@ -151,10 +151,13 @@ def build_image(
             _copy_base(request.base, tmp)
             boot, release = _open(tmp, request.base, request.release)
             progress(f"customising the {release} image for {device.id}")
-            issued = registry.rotate(device.id)
+            issued = registry.prepare_rotation(device.id)
             files = _write_boot(boot, issued, request, boot_settings, wheel, release)
         with tmp.open("rb+") as handle:
             os.fsync(handle.fileno())
+        # Record the image's credentials, then publish the image; a failure before this
+        # point leaves both the output and the device's current credentials untouched.
+        registry.commit(issued)
         tmp.replace(request.output)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -219,3 +219,18 @@ def test_image_without_root_partition_or_release_is_refused(
         handle.write(bytes(16))
     with pytest.raises(ImageError, match="no Linux root partition"):
         build_image(_request(no_root, tmp_path / "c.img", wheel), registry=registry)
+
+
+def test_a_full_boot_partition_fails_cleanly_and_keeps_credentials(
+    base_image: Path, wheel: Path, registry: Registry, tmp_path: Path
+):
+    issued = registry.add("pi-07", site="farm")
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    with (wheelhouse / "huge-1.0-py3-none-any.whl").open("wb") as handle:
+        handle.truncate(45 * 1024 * 1024)  # more than the 40 MiB boot partition
+    out = tmp_path / "out" / "pi-07.img"
+    with pytest.raises(ImageError, match="boot partition is full"):
+        build_image(_request(base_image, out, wheel, wheelhouse=wheelhouse), registry=registry)
+    assert list(out.parent.iterdir()) == []
+    assert registry.verify("pi-07", issued.password)
