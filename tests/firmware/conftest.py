@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from firmware.image.synthetic import make_raspios_image
 from firmware.image.wheel import build_wheel
 from firmware.registry import Registry
-
-from .synthetic import make_raspios_image
 
 
 @pytest.fixture(scope="session")

@@ -17,9 +17,8 @@ from firmware.identity import verify_password
 from firmware.image import BuildRequest, build_image
 from firmware.image.fat import FatPartition
 from firmware.image.partitions import read_partitions
+from firmware.image.synthetic import CMDLINE, CONFIG_TXT, make_raspios_image
 from firmware.registry import Registry
-
-from ..synthetic import CMDLINE, CONFIG_TXT
 
 pytestmark = pytest.mark.integration
 
@@ -201,8 +200,6 @@ def test_corrupt_and_truncated_images_are_rejected_cleanly(
 def test_image_without_root_partition_or_release_is_refused(
     wheel: Path, registry: Registry, tmp_path: Path
 ):
-    from ..synthetic import make_raspios_image
-
     registry.add("pi-07", site="farm")
     unknown = make_raspios_image(tmp_path / "unknown.img", release=None)
     with pytest.raises(ImageError, match="--release bookworm"):
