@@ -169,26 +169,20 @@ class Registry:
 
     def acl_lines(self) -> list[str]:
         """Mosquitto ACL lines for every active device, each pinned to its own site."""
-        lines: list[str] = []
-        for device in self.devices(include_revoked=False):
-            topics = device.topics()
-            lines.append(f"user {device.id}")
-            lines += [f"topic write {topics[channel]}" for channel in _UPSTREAM]
-            lines += [f"topic read {topics[channel]}" for channel in _DOWNSTREAM]
-            lines.append("")
-        return lines
+        return _acl_lines(self.devices(include_revoked=False))
 
     def password_lines(self) -> list[str]:
-        return [f"{d.id}:{d.password_hash}" for d in self.devices(include_revoked=False)]
+        """``username:$7$...`` lines for every active device."""
+        return _password_lines(self.devices(include_revoked=False))
 
     def write_password_file(self, path: Path) -> Path:
         """Mosquitto password file of the active devices (mode 0600, replaced atomically)."""
-        _write_atomic(path, "".join(f"{line}\n" for line in self.password_lines()), 0o600)
+        _write_lines(path, self.password_lines())
         return path
 
     def write_acl_file(self, path: Path) -> Path:
-        header = "# written by fieldlink device registry; regenerate rather than edit\n"
-        _write_atomic(path, header + "".join(f"{line}\n" for line in self.acl_lines()), 0o600)
+        """Mosquitto ACL file of the active devices (mode 0600, replaced atomically)."""
+        _write_lines(path, [_ACL_HEADER, *self.acl_lines()])
         return path
 
     def export(self) -> str:
@@ -302,8 +296,33 @@ class Registry:
             data = self._load()
             yield data
             _write_atomic(self.path, data.model_dump_json(indent=2) + "\n", 0o600)
-            self.write_password_file(self.password_file)
-            self.write_acl_file(self.acl_file)
+            active = sorted(
+                (d for d in data.devices.values() if d.active), key=lambda d: (d.site, d.id)
+            )
+            _write_lines(self.password_file, _password_lines(active))
+            _write_lines(self.acl_file, [_ACL_HEADER, *_acl_lines(active)])
+
+
+_ACL_HEADER = "# written by fieldlink device registry; regenerate rather than edit"
+
+
+def _password_lines(devices: list[Device]) -> list[str]:
+    return [f"{d.id}:{d.password_hash}" for d in devices]
+
+
+def _acl_lines(devices: list[Device]) -> list[str]:
+    lines: list[str] = []
+    for device in devices:
+        topics = device.topics()
+        lines.append(f"user {device.id}")
+        lines += [f"topic write {topics[channel]}" for channel in _UPSTREAM]
+        lines += [f"topic read {topics[channel]}" for channel in _DOWNSTREAM]
+        lines.append("")
+    return lines
+
+
+def _write_lines(path: Path, lines: list[str]) -> None:
+    _write_atomic(path, "".join(f"{line}\n" for line in lines), 0o600)
 
 
 def _write_atomic(path: Path, text: str, mode: int) -> None:
