@@ -3,7 +3,10 @@ the registry's password file and ACL; wrong and revoked credentials are refused.
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,3 +150,30 @@ def test_image_credentials_connect_wrong_and_revoked_are_refused(
     revoked.close()
     assert revoked.connack is not None
     assert revoked.connack.is_failure
+
+
+def test_rotation_takes_effect_on_a_broker_reload(
+    secured_broker: MosquittoServer, registry: Registry
+):
+    """SIGHUP makes Mosquitto re-read the password file: the old password stops working
+    and the new one works, without a restart."""
+    old = registry.add("pi-11", site="farm")
+    secured_broker.restart()
+    assert not _connack(secured_broker, "pi-11", old.password).is_failure
+    new = registry.rotate("pi-11")
+    pid = secured_broker.process.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGHUP)
+    # The reload is asynchronous: poll (bounded) until the old password is refused.
+    deadline = time.monotonic() + 20
+    while not _connack(secured_broker, "pi-11", old.password).is_failure:
+        assert time.monotonic() < deadline, "the reload never refused the old password"
+        time.sleep(0.2)
+    assert not _connack(secured_broker, "pi-11", new.password).is_failure
+
+
+def _connack(server: MosquittoServer, username: str, password: str) -> ReasonCode:
+    session = _Session(server, username, password)
+    session.close()
+    assert session.connack is not None
+    return session.connack
