@@ -161,6 +161,7 @@ def test_unknown_device_fails_before_anything_is_written(
         ("truncate", "truncated: partition 2"),
         ("zero-mbr", "no MBR boot signature"),
         ("zero-boot", "not a readable FAT filesystem"),
+        ("zero-root", "root partition is not a readable ext4"),
         ("not-an-image", "no MBR boot signature"),
         ("xz-truncated", "corrupt or truncated xz"),
     ],
@@ -170,13 +171,15 @@ def test_corrupt_and_truncated_images_are_rejected_cleanly(
 ):
     issued = registry.add("pi-07", site="farm")
     data = bytearray(base_image.read_bytes())
-    boot_offset = read_partitions(base_image)[0].offset
+    boot_offset, root_offset = (p.offset for p in read_partitions(base_image))
     if damage == "truncate":
         del data[-4 * 1024 * 1024 :]  # the end of the root partition
     elif damage == "zero-mbr":
         data[:512] = bytes(512)
     elif damage == "zero-boot":
         data[boot_offset : boot_offset + 1024 * 1024] = bytes(1024 * 1024)
+    elif damage == "zero-root":
+        data[root_offset : root_offset + 1024 * 1024] = bytes(1024 * 1024)
     elif damage == "not-an-image":
         data = bytearray(b"hello, I am a text file\n" * 100)
     base = tmp_path / "damaged.img"
