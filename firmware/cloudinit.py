@@ -255,19 +255,23 @@ def firstrun_script(boot: FirstBoot) -> str:
             "if [ -x /usr/lib/raspberrypi-sys-mods/imager_custom ]; then",
             f"    /usr/lib/raspberrypi-sys-mods/imager_custom set_wlan {ssid} {psk} "
             f"{q(boot.wifi_country)}",
-            "else",
+            "else",  # no NetworkManager running yet: write its keyfile directly
             f"    raspi-config nonint do_wifi_country {q(boot.wifi_country)}",
-            f"    nmcli connection add type wifi ifname wlan0 con-name fieldlink ssid {ssid} "
-            f"wifi-sec.key-mgmt wpa-psk wifi-sec.psk {psk} connection.autoconnect yes",
+            "    install -d -m 0700 /etc/NetworkManager/system-connections",
+            f"    printf '%s' {q(_nm_keyfile(boot))} >{_NM_KEYFILE}",
+            f"    chmod 0600 {_NM_KEYFILE}",
             "fi",
-            "rfkill unblock wifi",
+            # rfkill state is restored from files at boot; the command needs a running system.
+            'for f in /var/lib/systemd/rfkill/*:wlan; do [ -e "$f" ] && echo 0 >"$f"; done',
         ]
+    # firstrun.sh runs before D-Bus, so no timedatectl: files and unit links only.
     lines += [
-        f"timedatectl set-timezone {q(boot.timezone)}",
+        f"ln -sf /usr/share/zoneinfo/{q(boot.timezone)} /etc/localtime",
+        f"echo {q(boot.timezone)} >/etc/timezone",
         "install -d /etc/systemd/timesyncd.conf.d",
         f"printf '[Time]\\nNTP=%s\\n' {q(' '.join(boot.ntp_servers))} "
         ">/etc/systemd/timesyncd.conf.d/fieldlink.conf",
-        "timedatectl set-ntp true",
+        "systemctl enable systemd-timesyncd",
     ]
     for name, function in (("spi", "do_spi"), ("i2c", "do_i2c")):
         if name in boot.interfaces:
@@ -281,6 +285,20 @@ def firstrun_script(boot: FirstBoot) -> str:
         "exit 0",
     ]
     return "\n".join(lines) + "\n"
+
+
+_NM_KEYFILE = "/etc/NetworkManager/system-connections/fieldlink-wifi.nmconnection"
+
+
+def _nm_keyfile(boot: FirstBoot) -> str:
+    security = (
+        f"[wifi-security]\nkey-mgmt=wpa-psk\npsk={boot.wifi_psk}\n\n" if boot.wifi_psk else ""
+    )
+    return (
+        "[connection]\nid=fieldlink-wifi\ntype=wifi\ninterface-name=wlan0\nautoconnect=true\n\n"
+        f"[wifi]\nmode=infrastructure\nssid={boot.wifi_ssid}\n\n{security}"
+        "[ipv4]\nmethod=auto\n\n[ipv6]\nmethod=auto\n"
+    )
 
 
 _FIRSTRUN_ARGS = (
