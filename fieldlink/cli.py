@@ -19,6 +19,12 @@ __all__ = ["main"]
 # command name -> ("module:attribute", one-line help, extra that provides it)
 _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "lab": ("lab.cli:group", "Local stack: install and run the servers, simulated fleet.", "dev"),
+    "device": (
+        "firmware.cli:device_group",
+        "Device registry: add, list, show, revoke, rotate.",
+        "firmware",
+    ),
+    "firmware": ("firmware.cli:group", "Build and flash Raspberry Pi images.", "firmware"),
 }
 
 

@@ -16,6 +16,7 @@ from lab.settings import LabSettings
 
 from ._run import Progress
 from .errors import InstallError
+from .imagetools import ImageToolsInstaller
 from .influxdb import InfluxInstaller
 from .kafka import KafkaInstaller
 from .mosquitto import MosquittoInstaller, mosquitto_binary
@@ -30,7 +31,7 @@ __all__ = [
     "mosquitto_binary",
 ]
 
-COMPONENTS = ("mosquitto", "kafka", "influxdb")
+COMPONENTS = ("mosquitto", "kafka", "influxdb", "imagetools")
 
 
 class Installer(Protocol):
@@ -50,6 +51,7 @@ def installers(settings: LabSettings) -> dict[str, Installer]:
         "influxdb": InfluxInstaller(
             settings.influxd_path, settings.influxdb_version, settings.build_dir
         ),
+        "imagetools": ImageToolsInstaller(),
     }
 
 
