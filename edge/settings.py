@@ -268,7 +268,26 @@ class EdgeSettings(FieldlinkSettings):
     )
     sensors: list[SensorConfig] = Field(default_factory=list, description="Sensors to sample.")
     outputs: list[OutputConfig] = Field(default_factory=list, description="Drivable outputs.")
+    clock: Literal["kernel", "trusted"] = Field(
+        default="kernel",
+        description="kernel: trust timestamps only once adjtimex reports the clock synchronized "
+        "(a Pi without RTC); trusted: assume the host keeps the clock right (laptops, containers).",
+    )
     simulation_seed: int = Field(default=0, description="Base seed of simulated waveforms.")
+    simulated_unsynced_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="With --simulate: behave like a Pi without RTC whose clock reads ~1970 and "
+        "reports unsynchronized for this many seconds after start.",
+    )
+    shutdown_drain_s: float = Field(
+        default=5.0, ge=0, description="On SIGTERM, keep publishing for at most this long."
+    )
+    metrics_file: Path | None = Field(
+        default=None,
+        description="Write Prometheus text metrics here each status interval (for "
+        "node_exporter's textfile collector).",
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> EdgeSettings:

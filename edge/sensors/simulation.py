@@ -1,0 +1,174 @@
+"""Simulated hardware: the real drivers on gpiozero's ``MockFactory``, driven by waveforms.
+
+Nothing above the pin factory knows it is simulated: the same gpiozero device classes read
+mock pins (and a mock MCP3008 on the mock SPI bus) whose levels, echo times, charge times
+and files the :class:`Simulator` sets from each sensor's waveform.
+
+>>> from gpiozero.pins.mock import MockFactory
+>>> from edge.settings import SensorConfig, WaveformConfig
+>>> temp = SensorConfig(name="temp", kind="analog", channel=0, unit="degC",
+...                     calibration={"scale": 100.0, "offset": -50.0},
+...                     waveform=WaveformConfig(shape="constant", mean=21.0, noise=0.0))
+>>> sim = Simulator([temp], MockFactory(), seed=1)
+>>> sim.drive_all(0.0)
+>>> round(sim.drivers[0].read(), 1)
+21.0
+>>> sim.close()
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gpiozero import Device
+from gpiozero.pins.mock import (
+    MockChargingPin,
+    MockFactory,
+    MockSPIDevice,
+    MockTriggerPin,
+)
+
+from ..settings import SensorConfig, SensorKind
+from . import calibration
+from .drivers import Driver, build_driver
+from .waveforms import Waveform, derive_seed
+
+__all__ = ["MockMCP3008", "Simulator"]
+
+logger = logging.getLogger(__name__)
+
+_SPEED_OF_SOUND_M_S = 343.26
+_LIGHT_CHARGE_LIMIT_S = 0.01  # gpiozero LightSensor's default charge_time_limit
+
+
+class MockMCP3008(MockSPIDevice):  # type: ignore[misc]  # gpiozero is untyped
+    """The slave side of an MCP3008 on the mock SPI bus: answers each channel's voltage."""
+
+    def __init__(self, pin_factory: MockFactory, max_voltage: float = 3.3) -> None:
+        super().__init__(11, 10, 9, 8, pin_factory=pin_factory)
+        self.max_voltage = max_voltage
+        self.voltages = [0.0] * 8
+        self.rx_buf: list[int] = []
+        self.state = "idle"
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.state = "idle"
+
+    def on_bit(self) -> None:
+        # Tx from the host: preamble zeros, start bit 1, single-ended bit, 3 channel bits.
+        if self.state == "idle":
+            if self.rx_buf[-1]:
+                self.state = "command"
+                self.rx_buf = []
+        elif self.state == "command" and len(self.rx_buf) == 4:
+            channel = self.rx_word() & 0b111
+            volts = min(max(self.voltages[channel], 0.0), self.max_voltage)
+            self.tx_word(round(volts / self.max_voltage * 1023), 12)
+            self.state = "reply"
+
+
+class Simulator:
+    """Builds the drivers on a ``MockFactory`` and drives them from their waveforms."""
+
+    def __init__(
+        self,
+        configs: Sequence[SensorConfig],
+        factory: MockFactory,
+        *,
+        seed: int = 0,
+        device: str = "",
+    ) -> None:
+        self.factory = factory
+        if Device.pin_factory is None:
+            # gpiozero 2.0.1's SPISoftwareBus calls Device.__init__() without the pin factory
+            # it was given, which probes for real GPIO hardware and fails off a Pi.
+            Device.pin_factory = factory
+        self._dir = Path(tempfile.mkdtemp(prefix="fieldlink-sim-"))
+        self._mcp: MockMCP3008 | None = None
+        self._active: dict[str, bool] = {}
+        self.drivers: list[Driver] = []
+        self.waveforms: dict[str, Waveform] = {}
+        for config in configs:
+            config = self._prepare(config)
+            self.drivers.append(build_driver(config, factory))
+            self.waveforms[config.name] = Waveform(
+                config.waveform, seed=derive_seed(seed, device, config.name)
+            )
+
+    def _prepare(self, config: SensorConfig) -> SensorConfig:
+        f = self.factory
+        if config.kind is SensorKind.ANALOG and self._mcp is None:
+            self._mcp = MockMCP3008(f, config.max_voltage)
+        elif config.kind is SensorKind.DISTANCE:
+            echo = f.pin(config.echo_pin)
+            f.pin(config.trigger_pin, pin_class=MockTriggerPin, echo_pin=echo, echo_time=0.004)
+        elif config.kind is SensorKind.LIGHT:
+            f.pin(config.pin, pin_class=MockChargingPin, charge_time=0.005)
+        elif config.kind is SensorKind.CPU_TEMPERATURE:
+            path = self._dir / f"{config.name}.temp"
+            path.write_text("45000\n")
+            return config.model_copy(
+                update={"options": {**config.options, "sensor_file": str(path)}}
+            )
+        elif config.kind is SensorKind.LOAD_AVERAGE:
+            path = self._dir / f"{config.name}.loadavg"
+            path.write_text("0.10 0.10 0.10 1/100 1\n")
+            return config.model_copy(
+                update={"options": {**config.options, "load_average_file": str(path)}}
+            )
+        return config
+
+    def drive_all(self, t_s: float) -> None:
+        for driver in self.drivers:
+            self.drive(driver, t_s)
+
+    def drive(self, driver: Driver, t_s: float) -> None:
+        """Set ``driver``'s simulated hardware to its waveform's value at ``t_s``."""
+        config = driver.config
+        value = self.waveforms[config.name].value_at(t_s)
+        if value is None:
+            driver.fault = "simulated dropout"
+            return
+        driver.fault = None
+        raw = calibration.invert(config.calibration, value)
+        device: Any = getattr(driver, "device", None)
+        kind = config.kind
+        if kind is SensorKind.ANALOG and self._mcp is not None and config.channel is not None:
+            self._mcp.voltages[config.channel] = raw
+        elif kind is SensorKind.DISTANCE:
+            device.trigger.echo_time = max(raw, 0.0) * 2 / _SPEED_OF_SOUND_M_S
+        elif kind is SensorKind.LIGHT:
+            device.pin.charge_time = (1 - min(max(raw, 0.0), 1.0)) * _LIGHT_CHARGE_LIMIT_S
+        elif kind in (SensorKind.MOTION, SensorKind.DIGITAL, SensorKind.LINE):
+            active = raw >= 0.5
+            if self._active.get(config.name) != active:
+                self._active[config.name] = active
+                # Active means low on a pulled-up input (a switch to GND), high otherwise.
+                if active != bool(device.pull_up):
+                    device.pin.drive_high()
+                else:
+                    device.pin.drive_low()
+        elif kind is SensorKind.CPU_TEMPERATURE:
+            Path(str(config.options["sensor_file"])).write_text(f"{round(raw * 1000)}\n")
+        elif kind is SensorKind.LOAD_AVERAGE:
+            Path(str(config.options["load_average_file"])).write_text(
+                f"{raw:.2f} {raw:.2f} {raw:.2f} 1/100 1\n"
+            )
+        elif kind is SensorKind.PLUGIN:
+            simulate = getattr(getattr(driver, "plugin", None), "simulate", None)
+            if callable(simulate):
+                simulate(raw)
+
+    def close(self) -> None:
+        for driver in self.drivers:
+            driver.close()
+        if self._mcp is not None:
+            self._mcp.close()
+        for path in self._dir.iterdir():
+            path.unlink()
+        self._dir.rmdir()
