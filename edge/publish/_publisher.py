@@ -116,6 +116,7 @@ class Publisher:
     def rewind(self) -> None:
         """Treat everything buffered and not in flight as backlog again (after a reconnect,
         a refused message, or re-stamped readings becoming publishable)."""
+        self._buffer.commit()  # so the backlog's end is visible to take()
         self._live_from = self._buffer.next_seq
         self._live_cursor = self._live_from - 1
         self._backlog_cursor = -1
