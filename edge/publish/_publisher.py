@@ -161,7 +161,7 @@ class Publisher:
             return 0
         now = self._monotonic()
         size = self._settings.batch_size
-        tokens = int(self._bucket.available(now))
+        tokens = int(self._bucket.available(now) + 1e-6)  # float dust
         lingered = now - self._last_backlog_at >= self._settings.linger_ms / 1000
         if tokens < size and not (tokens >= 1 and lingered):
             return 0

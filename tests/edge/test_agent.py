@@ -50,7 +50,7 @@ def assert_all_delivered(
     assert len({boot for boot, _ in collector.received}) == boots
     record("readings", next_seq)
     record("duplicates", collector.duplicates())
-    print(f"delivered {next_seq} seqs, {collector.duplicates()} duplicates")  # noqa: T201
+    print(f"delivered {next_seq} seqs, {collector.duplicates()} duplicates")
 
 
 def test_every_seq_is_delivered_with_qos1(
