@@ -98,6 +98,7 @@ class Agent:
         self._status_topic = mqtt_topic(settings.site, settings.device, Channel.STATUS)
         self._last_seq: int | None = buffer.next_seq - 1 if buffer.next_seq else None
         self.bad_messages = 0
+        self._connects_seen = 0
 
     @classmethod
     def build(
@@ -215,6 +216,9 @@ class Agent:
             self.publisher.rewind()
         self._handle_acks()
         self._handle_inbox()
+        if self.link.connects != self._connects_seen and self.link.connected:
+            self._connects_seen = self.link.connects
+            self.publish_status()  # replaces the retained last will from a previous outage
         self.publisher.pump()
 
     def _handle_acks(self) -> None:

@@ -75,6 +75,9 @@ class Sampler:
         schedule.period_s = 1 / hz
         return True
 
+    def rate_hz(self, sensor: str) -> float:
+        return 1 / self._schedules[sensor].period_s
+
     def next_due_s(self) -> float:
         return min((s.due_s for s in self._schedules.values()), default=float("inf"))
 

@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from fieldlink.messages import ReadingBatch, decode
+from fieldlink.messages import Reading, ReadingBatch, decode
 from lab.services import ManagedProcess, MosquittoServer
 
 __all__ = ["Collector", "agent_config", "agent_process", "wait_for"]
@@ -32,8 +32,13 @@ def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None
 class Collector:
     """Subscribes (QoS1, persistent session) to a topic filter and records readings."""
 
-    def __init__(self, server: MosquittoServer, topic: str, client_id: str) -> None:
+    def __init__(
+        self, server: MosquittoServer, topic: str, client_id: str, *, raw: bool = False
+    ) -> None:
+        self._raw = raw
+        self.payloads: list[bytes] = []
         self.received: list[tuple[str, int]] = []
+        self.readings: list[Reading] = []
         self.batches = 0
         self._lock = threading.Lock()
         client = mqtt.Client(
@@ -48,11 +53,21 @@ class Collector:
         client.loop_start()
         self._client = client
 
+    @classmethod
+    def raw(cls, server: MosquittoServer, topic: str, client_id: str) -> Collector:
+        """A collector that keeps payloads as bytes (for status messages)."""
+        return cls(server, topic, client_id, raw=True)
+
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        if self._raw:
+            with self._lock:
+                self.payloads.append(bytes(msg.payload))
+            return
         batch = decode(msg.payload, ReadingBatch)
         with self._lock:
             self.batches += 1
             self.received.extend((batch.boot_id, r.seq) for r in batch.readings)
+            self.readings.extend(batch.readings)
 
     def seqs(self) -> set[int]:
         with self._lock:

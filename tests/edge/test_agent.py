@@ -9,13 +9,29 @@ duplicate count reported.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import paho.mqtt.publish as publish
 import pytest
 
-from fieldlink.messages import Channel, mqtt_topic
+from edge.agent import Agent
+from edge.settings import EdgeSettings
+from fieldlink.messages import (
+    Alert,
+    AlertState,
+    Channel,
+    Command,
+    DeviceStatus,
+    Quality,
+    RequestStatus,
+    SetSampleRate,
+    decode,
+    encode,
+    mqtt_topic,
+)
 from lab.services import MosquittoServer
 
 from ._mqtt import Collector, agent_config, agent_process, wait_for
@@ -53,15 +69,22 @@ def assert_all_delivered(
     print(f"delivered {next_seq} seqs, {collector.duplicates()} duplicates")
 
 
-def test_every_seq_is_delivered_with_qos1(
+def test_every_seq_is_delivered_with_qos1_and_none_with_an_unsynced_time(
     mosquitto: MosquittoServer, unique: str, tmp_path: Path, record_property: pytest.RecordProperty
 ) -> None:
     collector = Collector(mosquitto, mqtt_topic("lab", unique, Channel.TELEMETRY), f"{unique}-c")
-    agent = agent_process(agent_config(tmp_path, mosquitto, unique), tmp_path / "agent")
+    # A Pi without RTC: the clock reads ~1970 and is unsynchronized for the first 2 seconds.
+    config = agent_config(tmp_path, mosquitto, unique, extra="simulated_unsynced_s = 2\n")
+    started_ns = time.time_ns()
     try:
-        with agent:
+        with agent_process(config, tmp_path / "agent"):
             wait_for(lambda: len(collector.seqs()) >= 500, 60, "500 readings")
         assert_all_delivered(collector, tmp_path / f"{unique}.sqlite3", record_property)
+        restamped = [r for r in collector.readings if Quality.RESTAMPED in r.quality]
+        assert restamped, "readings from before the sync were re-stamped"
+        assert not [r for r in collector.readings if Quality.CLOCK_UNSYNCED in r.quality]
+        assert min(r.ts_ns for r in collector.readings) > started_ns - 10**9, "nothing in 1970"
+        assert max(r.ts_ns for r in restamped) < time.time_ns()
     finally:
         collector.close()
 
@@ -129,3 +152,72 @@ def test_five_minute_partition_drains_completely(
         assert_all_delivered(collector, buffer, record_property)
     finally:
         collector.close()
+
+
+def test_commands_and_alerts_from_the_cloud_reach_the_agent(
+    mosquitto: MosquittoServer, unique: str, tmp_path: Path
+) -> None:
+    config = agent_config(tmp_path, mosquitto, unique, hz=5)
+    config.write_text(
+        config.read_text()
+        + '[[outputs]]\nname = "warning-led"\npin = 5\nalert_rules = ["overheat"]\n'
+    )
+    settings = EdgeSettings.load(config)
+    agent = Agent.build(settings, simulate=True)
+    statuses = Collector.raw(mosquitto, mqtt_topic("lab", unique, Channel.STATUS), f"{unique}-s")
+    thread = threading.Thread(target=agent.run)
+    thread.start()
+    try:
+        wait_for(lambda: agent.link.connected, 30, "the agent to connect")
+
+        def send(channel: Channel, message: Alert | Command | bytes) -> None:
+            payload = message if isinstance(message, bytes) else encode(message)
+            publish.single(
+                mqtt_topic("lab", unique, channel),
+                payload,
+                qos=1,
+                hostname=mosquitto.host,
+                port=mosquitto.port,
+            )
+
+        def command(body: SetSampleRate | RequestStatus) -> Command:
+            return Command(
+                command_id=f"c{time.time_ns()}",
+                device=unique,
+                site="lab",
+                ts_ns=time.time_ns(),
+                body=body,
+            )
+
+        send(Channel.COMMANDS, command(SetSampleRate(sensor="temp", hz=20)))
+        wait_for(lambda: agent.sampler.rate_hz("temp") == 20, 30, "the new sample rate")
+
+        before = len(statuses.payloads)
+        send(Channel.COMMANDS, command(RequestStatus()))
+        wait_for(lambda: len(statuses.payloads) > before, 30, "a status on request")
+        status = decode(statuses.payloads[-1], DeviceStatus)
+        assert status.online
+        assert status.device == unique
+
+        alert = Alert(
+            alert_id="a1",
+            rule="overheat",
+            state=AlertState.OPEN,
+            device=unique,
+            site="lab",
+            ts_ns=time.time_ns(),
+        )
+        send(Channel.ALERTS, alert)
+        wait_for(lambda: agent.outputs.is_on("warning-led"), 30, "the LED to go on")
+        send(Channel.ALERTS, alert.model_copy(update={"state": AlertState.CLOSE}))
+        wait_for(lambda: not agent.outputs.is_on("warning-led"), 30, "the LED to go off")
+
+        send(Channel.COMMANDS, b"{not json")
+        wait_for(lambda: agent.bad_messages == 1, 30, "the bad command to be counted")
+        assert thread.is_alive(), "bad input never stops the agent"
+    finally:
+        agent.stop()
+        thread.join(60)
+        statuses.close()
+    final = decode(statuses.payloads[-1], DeviceStatus)
+    assert not final.online, "a clean stop reports offline"
