@@ -44,7 +44,7 @@ from .outputs import Outputs
 from .publish import Incoming, MqttLink, Publisher
 from .sampling import Sampler
 from .sdnotify import Notifier
-from .sensors import Driver, Simulator, build_driver
+from .sensors import Driver, SimFactory, Simulator, build_driver
 from .settings import EdgeSettings
 
 __all__ = ["Agent"]
@@ -53,7 +53,8 @@ logger = logging.getLogger(__name__)
 
 _EXPIRE_EVERY_S = 10.0
 _WATCHDOG_EVERY_S = 1.0
-_MAX_SLEEP_S = 0.02
+_MAX_SLEEP_S = 0.05
+"""Longest the loop sleeps: bounds commit, linger and status timing; acks wake it sooner."""
 
 
 class Agent:
@@ -82,6 +83,8 @@ class Agent:
         self._monotonic = monotonic
         self._drivers = drivers
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        link.on_activity = self._wake.set
         self._start_s = monotonic()
         self.publisher = Publisher(
             buffer, link, site=settings.site, settings=settings.publish, monotonic=monotonic
@@ -128,7 +131,7 @@ class Agent:
                 clock = SystemClock()
         simulator = None
         if simulate:
-            factory = pin_factory if isinstance(pin_factory, MockFactory) else MockFactory()
+            factory = pin_factory if isinstance(pin_factory, MockFactory) else SimFactory()
             simulator = Simulator(
                 settings.sensors, factory, seed=settings.simulation_seed, device=settings.device
             )
@@ -167,6 +170,7 @@ class Agent:
     def stop(self) -> None:
         """Ask :meth:`run` to finish (thread- and signal-safe)."""
         self._stop.set()
+        self._wake.set()
 
     def run(self) -> None:
         """Run until :meth:`stop`; then drain briefly, report offline and close."""
@@ -199,7 +203,8 @@ class Agent:
                     self.notifier.notify("WATCHDOG=1")
                 sleep = min(_MAX_SLEEP_S, self.sampler.next_due_s() - self._monotonic())
                 if sleep > 0:
-                    self._stop.wait(sleep)
+                    self._wake.wait(sleep)
+                    self._wake.clear()
         finally:
             self._shutdown()
 

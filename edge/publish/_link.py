@@ -18,7 +18,7 @@ import logging
 import queue
 import ssl
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
@@ -76,6 +76,8 @@ class MqttLink:
         self._thread: threading.Thread | None = None
         self._backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s)
         self._ever_connected = False
+        self.on_activity: Callable[[], None] = lambda: None
+        """Called (on the network thread) after each ack or message: wakes the agent."""
 
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
@@ -208,9 +210,11 @@ class MqttLink:
         properties: Properties | None,
     ) -> None:
         self.acks.put(Ack(mid, not reason.is_failure, str(reason)))
+        self.on_activity()
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         self.inbox.put(Incoming(message.topic, bytes(message.payload)))
+        self.on_activity()
 
     # -- agent thread --------------------------------------------------------------------
 

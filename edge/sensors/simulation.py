@@ -19,12 +19,14 @@ and files the :class:`Simulator` sets from each sensor's waveform.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from gpiozero import Device
+from gpiozero.pins import SPI
 from gpiozero.pins.mock import (
     MockChargingPin,
     MockFactory,
@@ -37,7 +39,7 @@ from . import calibration
 from .drivers import Driver, build_driver
 from .waveforms import Waveform, derive_seed
 
-__all__ = ["MockMCP3008", "Simulator"]
+__all__ = ["AdcModel", "MockMCP3008", "SimFactory", "Simulator"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +74,53 @@ class MockMCP3008(MockSPIDevice):  # type: ignore[misc]  # gpiozero is untyped
             self.state = "reply"
 
 
+class _AdcBus(SPI):  # type: ignore[misc]  # gpiozero is untyped
+    """A mock SPI interface that answers MCP3008 conversions in one step.
+
+    gpiozero's ``MockFactory`` bit-bangs SPI in Python (about 50 pin toggles per reading);
+    this bus decodes the request word and replies with the simulated channel's code, so a
+    simulated fleet costs what the agent costs, not what bit-banging costs.
+    """
+
+    def __init__(self, *args: object, pin_factory: SimFactory, **kwargs: object) -> None:
+        super().__init__(pin_factory=pin_factory)
+        self._model = pin_factory.adc
+
+    def _get_clock_mode(self) -> int:
+        return 0
+
+    def transfer(self, data: list[int]) -> list[int]:
+        pattern = 0
+        for word in data:
+            pattern = pattern << 8 | word
+        channel = (pattern >> 12) & 0b111  # start, single-ended, 3 channel bits, 12 bits later
+        code = self._model.code(channel)
+        return [0] * (len(data) - 2) + [(code >> 8) & 0b11, code & 0xFF]
+
+
+class AdcModel:
+    """The analog side of a simulated MCP3008: a voltage per channel."""
+
+    def __init__(self, max_voltage: float = 3.3) -> None:
+        self.max_voltage = max_voltage
+        self.voltages = [0.0] * 8
+
+    def code(self, channel: int) -> int:
+        volts = min(max(self.voltages[channel], 0.0), self.max_voltage)
+        return round(volts / self.max_voltage * 1023)
+
+
+class SimFactory(MockFactory):  # type: ignore[misc]  # gpiozero is untyped
+    """``MockFactory`` whose SPI bus is :class:`_AdcBus` (fast); pins are ordinary mock pins."""
+
+    def __init__(self, max_voltage: float = 3.3) -> None:
+        super().__init__()
+        self.adc = AdcModel(max_voltage)
+
+    def _get_spi_class(self, shared: bool, hardware: bool) -> type[SPI]:
+        return _AdcBus
+
+
 class Simulator:
     """Builds the drivers on a ``MockFactory`` and drives them from their waveforms."""
 
@@ -88,8 +137,11 @@ class Simulator:
             # gpiozero 2.0.1's SPISoftwareBus calls Device.__init__() without the pin factory
             # it was given, which probes for real GPIO hardware and fails off a Pi.
             Device.pin_factory = factory
-        self._dir = Path(tempfile.mkdtemp(prefix="fieldlink-sim-"))
-        self._mcp: MockMCP3008 | None = None
+        # Simulated /sys and /proc files live in RAM when possible, like the real ones.
+        shm = Path("/dev/shm")  # noqa: S108 - a private mkdtemp directory inside it
+        where = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+        self._dir = Path(tempfile.mkdtemp(prefix="fieldlink-sim-", dir=where))
+        self._mcp: MockMCP3008 | AdcModel | None = None
         self._active: dict[str, bool] = {}
         self.drivers: list[Driver] = []
         self.waveforms: dict[str, Waveform] = {}
@@ -103,7 +155,7 @@ class Simulator:
     def _prepare(self, config: SensorConfig) -> SensorConfig:
         f = self.factory
         if config.kind is SensorKind.ANALOG and self._mcp is None:
-            self._mcp = MockMCP3008(f, config.max_voltage)
+            self._mcp = f.adc if isinstance(f, SimFactory) else MockMCP3008(f, config.max_voltage)
         elif config.kind is SensorKind.DISTANCE:
             echo = f.pin(config.echo_pin)
             f.pin(config.trigger_pin, pin_class=MockTriggerPin, echo_pin=echo, echo_time=0.004)
@@ -167,7 +219,7 @@ class Simulator:
     def close(self) -> None:
         for driver in self.drivers:
             driver.close()
-        if self._mcp is not None:
+        if isinstance(self._mcp, MockMCP3008):
             self._mcp.close()
         for path in self._dir.iterdir():
             path.unlink()

@@ -9,7 +9,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from edge.errors import SensorError
-from edge.sensors import Simulator
+from edge.sensors import SimFactory, Simulator
 from edge.settings import SensorConfig, WaveformConfig, WaveformEvent
 
 pytestmark = pytest.mark.unit
@@ -19,8 +19,8 @@ def constant(value: float, **kw: object) -> WaveformConfig:
     return WaveformConfig(shape="constant", mean=value, noise=0.0, **kw)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
+@pytest.fixture(params=[MockFactory, SimFactory], ids=["bit-banged-spi", "fast-spi"])
+def sim(request: pytest.FixtureRequest) -> Iterator[Simulator]:
     configs = [
         SensorConfig(
             name="temp",
@@ -53,7 +53,7 @@ def sim() -> Iterator[Simulator]:
         SensorConfig(name="load", kind="load_average", waveform=constant(0.75)),
         SensorConfig(name="light", kind="light", pin=24, waveform=constant(0.5)),
     ]
-    simulator = Simulator(configs, MockFactory(), seed=3, device="pi-07")
+    simulator = Simulator(configs, request.param(), seed=3, device="pi-07")
     yield simulator
     simulator.close()
 
