@@ -129,7 +129,6 @@ def bench_agent(workdir: Path, port: int, seconds: float) -> tuple[float, float,
         f'device = "{DEVICE}"\nsite = "bench"\nclock = "trusted"\n'
         f"[mqtt]\nport = {port}\n"
         f'[buffer]\npath = "{workdir / "agent.sqlite3"}"\n'
-        f"[publish]\nstatus_interval_s = 5\n"
         f'[[sensors]]\nname = "air"\nkind = "analog"\nchannel = 0\nhz = 40\nunit = "degC"\n'
         f"calibration = {{ scale = 100.0, offset = -50.0 }}\n"
         f'[[sensors]]\nname = "cpu"\nkind = "cpu_temperature"\nhz = 30\nunit = "degC"\n'

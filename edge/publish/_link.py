@@ -139,7 +139,9 @@ class MqttLink:
             if not self._socket_open() and not self._connect():
                 self._stop.wait(self._backoff.next())
                 continue
-            rc = client.loop(timeout=0.05)
+            # Publishes from the agent thread write to the socket directly and wake select();
+            # the timeout only paces keepalive checks and how fast stop() is noticed.
+            rc = client.loop(timeout=0.5)
             if rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_AGAIN):
                 self._connected.clear()
                 self._stop.wait(self._backoff.next())

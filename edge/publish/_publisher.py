@@ -145,20 +145,16 @@ class Publisher:
         size = self._settings.batch_size
         newer = self._buffer.next_seq - 1 - self._live_cursor
         if newer <= 0:
+            self._live_waiting_since = None
             return 0  # nothing sampled since the last live batch: skip the query
         now = self._monotonic()
-        lingering = self._live_waiting_since is not None and (
-            now - self._live_waiting_since < self._settings.linger_ms / 1000
-        )
-        if lingering and newer < size:
+        if self._live_waiting_since is None:
+            self._live_waiting_since = now
+        if newer < size and now - self._live_waiting_since < self._settings.linger_ms / 1000:
             return 0
         items = self._buffer.take(size, after=self._live_cursor)
         if not items:
-            return 0  # appended but not committed yet
-        if self._live_waiting_since is None:
-            self._live_waiting_since = now
-        if len(items) < size and now - self._live_waiting_since < self._settings.linger_ms / 1000:
-            return 0
+            return 0  # appended but not committed (or held for clock sync) yet
         self._live_cursor = items[-1].reading.seq
         self._live_waiting_since = None
         return self._send(items)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import random
 from collections.abc import Callable
 
 from ..settings import WaveformConfig, WaveformEvent
@@ -25,6 +24,19 @@ __all__ = ["Waveform", "derive_seed"]
 _SPIKE_DEFAULT_S = 0.5
 _NOISE_STEP_S = 0.001
 """Noise changes per millisecond of signal time: samples at distinct times differ."""
+
+
+_MASK64 = 2**64 - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+_SLOT, _NOISE, _DROP, _SPIKE = 1, 3, 5, 7  # random streams (gauss uses two: n and n + 1)
+
+
+def _splitmix64(x: int) -> int:
+    """SplitMix64's finalizer: a fast, well-mixed hash of a 64-bit integer."""
+    z = (x + _GOLDEN) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
 
 
 def derive_seed(*parts: object) -> int:
@@ -40,8 +52,14 @@ class Waveform:
         self._config = config
         self._seed = config.seed if config.seed is not None else seed
 
-    def _rng(self, *key: object) -> random.Random:
-        return random.Random(derive_seed(self._seed, *key))  # noqa: S311 - simulation, not crypto
+    def _uniform(self, stream: int, tick: int) -> float:
+        """A uniform [0, 1) number that depends only on (seed, stream, tick)."""
+        return _splitmix64(self._seed ^ _splitmix64(stream * _GOLDEN + tick)) / 2**64
+
+    def _gauss(self, stream: int, tick: int, sigma: float) -> float:
+        u1 = self._uniform(stream, tick) or 2**-64
+        u2 = self._uniform(stream + 1, tick)
+        return sigma * math.sqrt(-2.0 * math.log(u1)) * math.cos(2 * math.pi * u2)
 
     def base_at(self, t_s: float) -> float:
         """The signal before scheduled overrides and random faults."""
@@ -49,19 +67,19 @@ class Waveform:
         if c.shape == "events":
             slot = math.floor(t_s / c.event_duration_s)
             chance = min(1.0, c.events_per_min * c.event_duration_s / 60)
-            return 1.0 if self._rng("slot", slot).random() < chance else 0.0
+            return 1.0 if self._uniform(_SLOT, slot) < chance else 0.0
         value = c.mean
         if c.shape == "daily":
             value += c.amplitude * math.sin(2 * math.pi * (t_s + c.phase_s) / c.period_s)
         if c.noise:
-            value += self._rng("noise", round(t_s / _NOISE_STEP_S)).gauss(0.0, c.noise)
+            value += self._gauss(_NOISE, round(t_s / _NOISE_STEP_S), c.noise)
         return value
 
     def value_at(self, t_s: float) -> float | None:
         """The simulated physical value at ``t_s`` seconds after start; None: dropout."""
         c = self._config
         tick = round(t_s / _NOISE_STEP_S)
-        if c.dropout_probability and self._rng("drop", tick).random() < c.dropout_probability:
+        if c.dropout_probability and self._uniform(_DROP, tick) < c.dropout_probability:
             return None
         value: float | None = self.base_at(t_s)
         for event in c.schedule:
@@ -69,7 +87,7 @@ class Waveform:
         if (
             value is not None
             and c.spike_probability
-            and self._rng("spike", tick).random() < c.spike_probability
+            and self._uniform(_SPIKE, tick) < c.spike_probability
         ):
             value += c.spike_magnitude
         return value
