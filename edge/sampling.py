@@ -36,6 +36,8 @@ class Schedule:
     period_s: float
     due_s: float
     failing: bool = False
+    last_value: float | None = None
+    unchanged_since_s: float = 0.0
 
 
 class Sampler:
@@ -85,10 +87,16 @@ class Sampler:
         return min((s.due_s for s in self._schedules.values()), default=float("inf"))
 
     def _reading(
-        self, driver: Driver, value: float | None, wall_ns: int, mono_ns: int, kind: ReadingKind
+        self,
+        driver: Driver,
+        value: float | None,
+        wall_ns: int,
+        mono_ns: int,
+        kind: ReadingKind,
+        flags: frozenset[Quality] = frozenset(),
     ) -> Reading:
         synced = self._clock.synced()
-        quality: set[Quality] = set()
+        quality: set[Quality] = set(flags)
         if value is None:
             quality.add(Quality.BAD)
         if not synced:
@@ -145,4 +153,28 @@ class Sampler:
             if schedule.failing:
                 logger.warning("sensor %r recovered", driver.name)
             schedule.failing = False
-        return self._reading(driver, value, wall_ns, mono_ns, ReadingKind.SAMPLE)
+        return self._reading(
+            driver, value, wall_ns, mono_ns, ReadingKind.SAMPLE, judge(schedule, value, now_s)
+        )
+
+
+def judge(schedule: Schedule, value: float | None, now_s: float) -> frozenset[Quality]:
+    """Quality flags a good value earns from its sensor's history and range."""
+    if value is None:
+        return frozenset()
+    config = schedule.driver.config
+    flags: set[Quality] = set()
+    if (
+        config.valid_range is not None
+        and not config.valid_range[0] <= value <= config.valid_range[1]
+    ):
+        flags.add(Quality.OUT_OF_RANGE)
+    if value != schedule.last_value:
+        schedule.last_value = value
+        schedule.unchanged_since_s = now_s
+    elif (
+        config.stuck_after_s is not None
+        and now_s - schedule.unchanged_since_s >= config.stuck_after_s
+    ):
+        flags.add(Quality.STUCK)
+    return frozenset(flags)

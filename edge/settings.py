@@ -216,6 +216,15 @@ class SensorConfig(_Section):
     calibration: Calibration = Field(
         default_factory=Calibration, description="Raw value -> physical value."
     )
+    valid_range: tuple[float, float] | None = Field(
+        default=None, description="[min, max] physical range; values outside are flagged."
+    )
+    stuck_after_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Flag readings 'stuck' once the value has not changed "
+        "for this long (a frozen ADC or a dead probe).",
+    )
     plugin: str | None = Field(default=None, description="'module:Class' of a plugin driver.")
     options: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="Extra keyword arguments for a plugin driver."

@@ -73,3 +73,11 @@ def test_edges_become_event_readings() -> None:
         (ReadingKind.EVENT, 1.0, 7),
         (ReadingKind.EVENT, 0.0, 7),
     ]
+
+
+def test_out_of_range_and_stuck_values_are_flagged() -> None:
+    frozen = Flaky(config("frozen", hz=1, valid_range=(0.0, 1.0), stuck_after_s=3))
+    sampler = Sampler([frozen], device="pi-07", clock=ManualClock(), first_seq=0, start_s=0)
+    flags = [r.quality for t in range(6) for r in sampler.sample(float(t))]
+    assert all(Quality.OUT_OF_RANGE in f for f in flags), "2.0 is outside [0, 1]"
+    assert [Quality.STUCK in f for f in flags] == [False, False, False, True, True, True]
