@@ -140,6 +140,8 @@ class SqliteBuffer:
         self._bytes: int = total
         self._committed_seq = self._next_seq - 1
         self._in_tx = False
+        self._seq_dirty = False
+        self._unrecorded_disk_full = 0
 
     # -- properties ----------------------------------------------------------------------
 
@@ -199,37 +201,34 @@ class SqliteBuffer:
     def _insert(self, rows: list[tuple[Any, ...]], next_seq: int) -> None:
         self._begin()
         self._db.executemany("INSERT INTO readings VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('next_seq', ?)", (next_seq,))
+        self._seq_dirty = True
 
     def _disk_full(self, readings: Sequence[Reading], next_seq: int) -> None:
-        """The file system (or ``max_page_count``) is full: make room by the policy, retry
-        once, and if that fails too, count the readings as dropped. Never raise."""
+        """The file system (or ``max_page_count``) is full: drop the oldest samples by the
+        policy and retry once; if that fails too, count the readings as dropped. Never raise.
+        """
         logger.warning("buffer %s: disk full; dropping the oldest samples", self._path)
         pending = [*self._pending, *readings]
         self._rollback()
-        self._pending = []
+        self._reload_counts()  # back to what is committed
         need = sum(estimate_size(r) for r in pending) * 2 + self._bytes // 20
         try:
             self._evict(need, DropReason.DISK_FULL)
-            self._commit_tx()
-            rows = self._rows(pending)
-            self._insert(rows, next_seq)
+            self._insert(self._rows(pending), next_seq)
+            self._next_seq = next_seq
             self._commit_tx()
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorcode != _SQLITE_FULL:
                 raise StorageError(str(self._path), f"append failed: {exc}") from exc
             self._rollback()
             self._reload_counts()
-            lost = len(pending)
-            self._dropped[DropReason.DISK_FULL] = self._dropped.get(DropReason.DISK_FULL, 0) + lost
+            self._unrecorded_disk_full += len(pending)
+            self._next_seq = next_seq  # burned: this run never reuses them
             logger.error(  # noqa: TRY400 - the cause is the disk, not a bug; no traceback
-                "buffer %s: still full; %d readings dropped", self._path, lost
+                "buffer %s: still full; %d readings dropped", self._path, len(pending)
             )
-            self._next_seq = max(self._next_seq, next_seq)
             return
         self._reload_counts()
-        self._next_seq = next_seq
-        self._committed_seq = next_seq - 1
 
     def _rows(self, readings: Sequence[Reading]) -> list[tuple[Any, ...]]:
         boot = self._boot
@@ -255,12 +254,17 @@ class SqliteBuffer:
             "SELECT count(*), coalesce(sum(size), 0) FROM readings"
         ).fetchone()
         self._depth, self._bytes = depth, total
+        self._dropped = {
+            DropReason(reason): count
+            for reason, count in self._db.execute("SELECT reason, count FROM drops")
+        }
 
     def _rollback(self) -> None:
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
         self._in_tx = False
         self._pending_since = None
+        self._pending = []
 
     def _evict(self, excess: int, reason: DropReason) -> None:
         headroom = self._max_bytes if reason is DropReason.BUFFER_FULL else 0
@@ -297,14 +301,30 @@ class SqliteBuffer:
                 raise StorageError(str(self._path), f"commit failed: {exc}") from exc
             pending = self._pending
             self._rollback()
-            self._pending = []
             self._reload_counts()
             if pending:
                 self._disk_full(pending, self._next_seq)
 
     def _commit_tx(self) -> None:
+        if self._unrecorded_disk_full:
+            self._begin()
         if self._in_tx:
+            if self._seq_dirty:  # in the same transaction as the readings that used the seqs
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('next_seq', ?)", (self._next_seq,)
+                )
+            unrecorded = self._unrecorded_disk_full
+            if unrecorded:  # drops counted while the disk was too full to record them
+                total = self._dropped.get(DropReason.DISK_FULL, 0) + unrecorded
+                self._db.execute(
+                    "INSERT OR REPLACE INTO drops VALUES (?, ?)",
+                    (DropReason.DISK_FULL.value, total),
+                )
             self._db.execute("COMMIT")
+            self._seq_dirty = False
+            if unrecorded:
+                self._dropped[DropReason.DISK_FULL] = total
+                self._unrecorded_disk_full = 0
             self._in_tx = False
         self._pending_since = None
         self._pending = []
@@ -400,8 +420,15 @@ class SqliteBuffer:
             oldest_ts_ns=None if first is None else first[1],
             next_seq=self._next_seq,
             unsynced=unsynced,
-            dropped=dict(self._dropped),
+            dropped=self._dropped_now(),
         )
+
+    def _dropped_now(self) -> dict[DropReason, int]:
+        dropped = dict(self._dropped)
+        if self._unrecorded_disk_full:
+            reason = DropReason.DISK_FULL
+            dropped[reason] = dropped.get(reason, 0) + self._unrecorded_disk_full
+        return dropped
 
     def integrity_check(self) -> str:
         """SQLite's own verdict on the file: ``"ok"`` when it is not corrupt."""

@@ -107,3 +107,14 @@ def test_full_disk_triggers_the_policy_not_a_crash(tmp_path: Path) -> None:
         assert kept[0] == 0, "the event outlived the samples"
         assert kept[-1] == 40_000, "the newest readings were kept"
         assert buffer.integrity_check() == "ok"
+
+        # One append bigger than the whole disk: it cannot be stored at all, and says so.
+        buffer.append([reading(s) for s in range(40_001, 60_001)])
+        appended += 20_000
+        stats = buffer.stats()
+        kept = [i.reading.seq for i in buffer.take(10**6)]
+        assert len(kept) + stats.dropped[DropReason.DISK_FULL] == appended
+        assert buffer.next_seq == 60_001, "seqs of lost readings are never reused"
+        assert buffer.integrity_check() == "ok"
+    with SqliteBuffer(path, device="pi-07") as reopened:
+        assert reopened.stats().dropped == stats.dropped, "the drop count was recorded"
