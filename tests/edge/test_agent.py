@@ -145,7 +145,7 @@ def test_five_minute_partition_drains_completely(
             time.sleep(300)  # the partition: the broker is unreachable for five minutes
             with sqlite3.connect(f"file:{buffer}?mode=ro", uri=True) as db:
                 backlog = db.execute("SELECT count(*) FROM readings").fetchone()[0]
-            assert backlog >= 20 * 290, "the agent kept sampling into its buffer"
+            assert backlog >= 20 * 240, "the agent kept sampling into its buffer"
             record_property("backlog", backlog)
             private_broker.start()
             wait_for(lambda: len(collector.seqs()) >= 100 + backlog, 120, "the backlog")
