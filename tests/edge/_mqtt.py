@@ -33,7 +33,14 @@ class Collector:
     """Subscribes (QoS1, persistent session) to a topic filter and records readings."""
 
     def __init__(
-        self, server: MosquittoServer, topic: str, client_id: str, *, raw: bool = False
+        self,
+        server: MosquittoServer,
+        topic: str,
+        client_id: str,
+        *,
+        raw: bool = False,
+        ca_file: Path | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         self._raw = raw
         self.payloads: list[bytes] = []
@@ -45,6 +52,10 @@ class Collector:
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
         )
         client.reconnect_delay_set(0.1, 1.0)
+        if ca_file is not None:
+            client.tls_set(ca_certs=str(ca_file))
+        if credentials is not None:
+            client.username_pw_set(*credentials)
         client.on_connect = lambda c, u, f, r, p: c.subscribe(topic, qos=1)
         client.on_message = self._on_message
         properties = Properties(PacketTypes.CONNECT)

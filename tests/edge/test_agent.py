@@ -9,6 +9,7 @@ duplicate count reported.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -221,3 +222,110 @@ def test_commands_and_alerts_from_the_cloud_reach_the_agent(
         statuses.close()
     final = decode(statuses.payloads[-1], DeviceStatus)
     assert not final.online, "a clean stop reports offline"
+
+
+def _tls_and_passwords(directory: Path) -> tuple[Path, str]:
+    """A throwaway CA, a server certificate for 127.0.0.1 and a password file; returns the
+    CA file and the Mosquitto config body."""
+    directory.mkdir(parents=True)
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=fieldlink-test-ca",
+    )
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    )
+    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+    )
+    for user, password in (("reader", "reader-secret"), ("pi-secure", "device-secret")):
+        flags = ["-c"] if user == "reader" else []
+        subprocess.run(
+            ["mosquitto_passwd", "-b", *flags, str(directory / "passwd"), user, password],
+            check=True,
+            capture_output=True,
+        )
+    config = (
+        f"allow_anonymous false\npassword_file {directory / 'passwd'}\n"
+        f"max_queued_messages 0\n"
+        f"cafile {directory / 'ca.pem'}\ncertfile {directory / 'server.pem'}\n"
+        f"keyfile {directory / 'server.key'}\n"
+    )
+    return directory / "ca.pem", config
+
+
+def test_tls_and_credentials_from_config(
+    tmp_path: Path, record_property: pytest.RecordProperty
+) -> None:
+    ca_file, config_body = _tls_and_passwords(tmp_path / "pki")
+    with MosquittoServer(tmp_path / "mosquitto", config=config_body) as broker:
+        device = "pi-secure"
+        collector = Collector(
+            broker,
+            mqtt_topic("lab", device, Channel.TELEMETRY),
+            "reader",
+            ca_file=ca_file,
+            credentials=("reader", "reader-secret"),
+        )
+        config = agent_config(tmp_path, broker, device)
+        config.write_text(
+            config.read_text().replace(
+                "[mqtt]\n",
+                f'[mqtt]\ntls = true\nca_file = "{ca_file}"\nusername = "{device}"\n'
+                'password = "wrong"\n',
+            )
+        )
+        try:
+            with agent_process(config, tmp_path / "refused") as refused:
+                time.sleep(3)
+                assert refused.running, "a refused connection never crashes the agent"
+            assert collector.seqs() == set(), "nothing gets in with a wrong password"
+            assert buffer_state(tmp_path / f"{device}.sqlite3")[1] > 0, "it kept buffering"
+
+            config.write_text(config.read_text().replace('"wrong"', '"device-secret"'))
+            with agent_process(config, tmp_path / "accepted"):
+                wait_for(lambda: len(collector.seqs()) >= 300, 60, "300 readings over TLS")
+            assert_all_delivered(
+                collector, tmp_path / f"{device}.sqlite3", record_property, boots=2
+            )
+        finally:
+            collector.close()
