@@ -143,6 +143,7 @@ class Simulator:
         self._dir = Path(tempfile.mkdtemp(prefix="fieldlink-sim-", dir=where))
         self._mcp: MockMCP3008 | AdcModel | None = None
         self._active: dict[str, bool] = {}
+        self._files: dict[str, int] = {}
         self.drivers: list[Driver] = []
         self.waveforms: dict[str, Waveform] = {}
         for config in configs:
@@ -163,13 +164,15 @@ class Simulator:
             f.pin(config.pin, pin_class=MockChargingPin, charge_time=0.005)
         elif config.kind is SensorKind.CPU_TEMPERATURE:
             path = self._dir / f"{config.name}.temp"
-            path.write_text("45000\n")
+            self._files[config.name] = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._write(config.name, "45000")
             return config.model_copy(
                 update={"options": {**config.options, "sensor_file": str(path)}}
             )
         elif config.kind is SensorKind.LOAD_AVERAGE:
             path = self._dir / f"{config.name}.loadavg"
-            path.write_text("0.10 0.10 0.10 1/100 1\n")
+            self._files[config.name] = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._write(config.name, "0.10 0.10 0.10 1/100 1")
             return config.model_copy(
                 update={"options": {**config.options, "load_average_file": str(path)}}
             )
@@ -206,17 +209,22 @@ class Simulator:
                 else:
                     device.pin.drive_low()
         elif kind is SensorKind.CPU_TEMPERATURE:
-            Path(str(config.options["sensor_file"])).write_text(f"{round(raw * 1000)}\n")
+            self._write(config.name, f"{round(raw * 1000)}")
         elif kind is SensorKind.LOAD_AVERAGE:
-            Path(str(config.options["load_average_file"])).write_text(
-                f"{raw:.2f} {raw:.2f} {raw:.2f} 1/100 1\n"
-            )
+            self._write(config.name, f"{raw:.2f} {raw:.2f} {raw:.2f} 1/100 1")
         elif kind is SensorKind.PLUGIN:
             simulate = getattr(getattr(driver, "plugin", None), "simulate", None)
             if callable(simulate):
                 simulate(raw)
 
+    def _write(self, name: str, text: str) -> None:
+        # A fixed-width record rewritten in place: no open/truncate per sample, and a reader
+        # never sees an empty file (the simulated /sys and /proc files are read concurrently).
+        os.pwrite(self._files[name], f"{text:<40}\n".encode(), 0)
+
     def close(self) -> None:
+        for fd in self._files.values():
+            os.close(fd)
         for driver in self.drivers:
             driver.close()
         if isinstance(self._mcp, MockMCP3008):
