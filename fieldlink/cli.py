@@ -25,6 +25,7 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "firmware",
     ),
     "firmware": ("firmware.cli:group", "Build and flash Raspberry Pi images.", "firmware"),
+    "edge": ("edge.cli:group", "The Raspberry Pi agent: sample sensors, buffer, publish.", "edge"),
 }
 
 

@@ -1,0 +1,1 @@
+"""Example drivers for sensors that are not gpiozero devices; see :mod:`.sysfs`."""
