@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 from firmware.errors import ToolError
@@ -13,29 +13,6 @@ from firmware.errors import ToolError
 __all__ = ["build_wheel", "edge_unit", "repo_root"]
 
 log = logging.getLogger(__name__)
-
-DEFAULT_UNIT = """[Unit]
-Description=fieldlink edge agent
-Wants=network-online.target
-After=network-online.target time-sync.target
-
-[Service]
-Type=simple
-User=fieldlink
-Group=fieldlink
-SupplementaryGroups=gpio spi i2c
-ExecStart=/opt/fieldlink/venv/bin/fieldlink edge run --config /etc/fieldlink/edge.toml
-Restart=always
-RestartSec=5
-StateDirectory=fieldlink
-NoNewPrivileges=yes
-ProtectSystem=strict
-ProtectHome=yes
-ReadWritePaths=/var/lib/fieldlink
-
-[Install]
-WantedBy=multi-user.target
-"""
 
 
 def repo_root() -> Path:
@@ -66,12 +43,11 @@ def build_wheel(out_dir: Path, *, source: Path | None = None) -> Path:
 
 
 def edge_unit() -> str:
-    """The edge tier's systemd unit (``edge/systemd/fieldlink-edge.service``) if this
-    install has it, else a default with the same paths ``install-agent.sh`` uses."""
-    spec = importlib.util.find_spec("edge")
-    if spec is not None and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            unit = Path(location) / "systemd" / "fieldlink-edge.service"
-            if unit.is_file():
-                return unit.read_text()
-    return DEFAULT_UNIT
+    """The edge tier's systemd unit, ``edge/systemd/fieldlink-edge.service``, shipped as
+    package data; ``install-agent.sh`` installs the agent at the paths it names."""
+    unit = resources.files("edge").joinpath("systemd", "fieldlink-edge.service")
+    if not unit.is_file():
+        raise ToolError(
+            "edge unit", "edge/systemd/fieldlink-edge.service is missing from this install"
+        )
+    return unit.read_text()
