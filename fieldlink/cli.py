@@ -19,6 +19,8 @@ __all__ = ["main"]
 # command name -> ("module:attribute", one-line help, extra that provides it)
 _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "lab": ("lab.cli:group", "Local stack: install and run the servers, simulated fleet.", "dev"),
+    "bridge": ("broker.bridge.cli:group", "MQTT <-> Kafka bridge.", "broker"),
+    "broker": ("broker.cli:group", "Mosquitto config, credentials, ACL and TLS.", "broker"),
 }
 
 
