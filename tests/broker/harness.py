@@ -335,3 +335,18 @@ async def read_topic(
     finally:
         await consumer.stop()
     return tally
+
+
+def metric(process: ManagedProcess, name: str, **labels: str) -> float:
+    """One sample from a bridge subprocess's Prometheus endpoint (0 when absent)."""
+    import urllib.request
+
+    port = process.metrics_port  # type: ignore[attr-defined]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    selector = ",".join(f'{key}="{value}"' for key, value in labels.items())
+    wanted = f"{name}{{{selector}}}" if labels else name
+    for line in text.splitlines():
+        if line.startswith(wanted + " "):
+            return float(line.split()[-1])
+    return 0.0

@@ -17,7 +17,14 @@ import pytest
 from lab.services import KafkaServer, ManagedProcess
 from lab.settings import LabSettings
 from tests.broker.bridge.conftest import DEVICES
-from tests.broker.harness import Fleet, HardenedBroker, KafkaTally, bridge_process, read_topic
+from tests.broker.harness import (
+    Fleet,
+    HardenedBroker,
+    KafkaTally,
+    bridge_process,
+    metric,
+    read_topic,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -140,20 +147,10 @@ def test_two_bridges_share_the_load_and_lose_nothing(
             _verify(kafka.bootstrap_servers, f"{unique}.telemetry", fleet, duplicates_allowed=False)
         finally:
             fleet.stop()
-        shares = [_forwarded(process) for process in (first, second)]
+        shares = [
+            int(metric(p, "fieldlink_bridge_messages_total", channel="telemetry"))
+            for p in (first, second)
+        ]
     print(f"messages forwarded per bridge: {shares}")
     assert sum(shares) == TOTAL // BATCH_SIZE
     assert all(share > 0 for share in shares), "both instances took part"
-
-
-def _forwarded(process: ManagedProcess) -> int:
-    import urllib.request
-
-    port = process.metrics_port  # type: ignore[attr-defined]
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith('fieldlink_bridge_messages_total{channel="telemetry"}'):
-            total += float(line.split()[-1])
-    return int(total)
