@@ -99,6 +99,29 @@ def connect(client: mqtt.Client, host: str, port: int, *, persistent: bool = Fal
         raise TimeoutError(f"no CONNACK from {host}:{port}")
 
 
+def publish_sync(client: mqtt.Client, topic: str, payload: bytes, timeout: float = 10) -> int:
+    """Publish QoS1 and return the PUBACK reason code (0 = accepted, 135 = not authorized).
+
+    Works across reconnects (paho resends), unlike ``wait_for_publish``. Mosquitto 2.0.11
+    drops a v5 client's connection after refusing its publish; paho reconnects by itself.
+    """
+    results: dict[int, int] = client._userdata if isinstance(client._userdata, dict) else {}
+    if client._userdata is not results:
+        client.user_data_set(results)
+
+        def on_publish(client: mqtt.Client, userdata: dict[int, int], mid: int, reason, props):  # type: ignore[no-untyped-def]
+            userdata[mid] = reason.value
+
+        client.on_publish = on_publish
+    info = client.publish(topic, payload, qos=1)
+    deadline = time.monotonic() + timeout
+    while info.mid not in results:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no PUBACK for {topic}")
+        time.sleep(0.01)
+    return results.pop(info.mid)
+
+
 def make_batches(device: str, boot_id: str, count: int, size: int) -> list[bytes]:
     """``count`` ReadingBatch payloads of ``size`` readings each, seqs 0.."""
     payloads = []
