@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from functools import partial
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -54,15 +55,15 @@ class Upstream:
         self._queue.put_nowait(messages)
 
     async def run(self) -> None:
-        """Route and enqueue produces in arrival order, forever."""
+        """Route and hand records to the producer in arrival order, forever."""
         while True:
             batch = await self._queue.get()
             for message in batch:
                 route = self.router.upstream(message.topic, message.payload)
+                started = self.clock()
                 delivery = await self._send(route)
-                task = asyncio.create_task(self._complete(message, route, delivery))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                # A callback, not a task per message: this is the bridge's hot path.
+                delivery.add_done_callback(partial(self._delivered, message, route, started))
 
     async def _send(self, route: Route) -> asyncio.Future[object]:
         """Hand the record to the producer (blocks while Kafka is unreachable)."""
@@ -81,17 +82,34 @@ class Upstream:
             else:
                 return future
 
-    async def _complete(self, message: Inbound, route: Route, delivery: Awaitable[object]) -> None:
-        started = self.clock()
+    def _delivered(
+        self, message: Inbound, route: Route, started: float, delivery: asyncio.Future[object]
+    ) -> None:
+        if delivery.cancelled():
+            return  # shutting down: not acknowledged, Mosquitto redelivers
+        error = delivery.exception()
+        if error is None:
+            self._finish(message, route, started)
+            return
+        self.metrics.produce_retries.inc()
+        logger.warning("Kafka produce to %s failed (%r); retrying", route.kafka_topic, error)
+        task = asyncio.create_task(self._retry(message, route, started))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _retry(self, message: Inbound, route: Route, started: float) -> None:
         while True:
+            await asyncio.sleep(self.retry_backoff_s)
             try:
-                await delivery
-                break
+                await (await self._send(route))
             except KafkaError as exc:
                 self.metrics.produce_retries.inc()
                 logger.warning("Kafka produce to %s failed (%r); retrying", route.kafka_topic, exc)
-                await asyncio.sleep(self.retry_backoff_s)
-                delivery = await self._send(route)
+            else:
+                self._finish(message, route, started)
+                return
+
+    def _finish(self, message: Inbound, route: Route, started: float) -> None:
         self.metrics.produce_latency.observe(self.clock() - started)
         if route.reason is None:
             channel = route.channel.value if route.channel else "unknown"
@@ -107,6 +125,8 @@ class Upstream:
             self.metrics.stale_acks.inc()
 
     async def drain(self) -> None:
-        """Wait for every produce handed out so far (used at shutdown)."""
+        """Cancel retries at shutdown: what they carry was never acknowledged."""
+        for task in list(self._tasks):
+            task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)

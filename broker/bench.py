@@ -1,0 +1,211 @@
+"""Benchmark: bridge throughput beside the raw Mosquitto QoS1 publish -> subscribe rate.
+
+    python -m broker.bench [--devices 20] [--batches 500] [--batch-size 10]
+
+Starts a private hardened Mosquitto and a private Kafka (``fieldlink lab install`` provides
+them), then streams the same pre-encoded ReadingBatch payloads twice from device
+credentials:
+
+1. raw: a QoS1 subscriber in its own process (paho, the bridge credential) receives them;
+2. bridge: ``fieldlink bridge run`` in its own process forwards them to Kafka; done when its
+   ``fieldlink_bridge_messages_total`` counter (Kafka-acknowledged) reaches the total.
+
+Each rate is messages (and readings) over the time from the first publish to the last
+delivery. Prints both and their ratio (target: bridge >= 70 % of raw). Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from broker.mosquitto import BrokerConfig, Credential, write_acl_file, write_password_file
+from fieldlink.messages import Reading, ReadingBatch, encode, mqtt_topic
+from lab.services import KafkaServer, ManagedProcess, MosquittoServer, free_port, port_open
+from lab.settings import LabSettings
+
+BRIDGE = Credential("fieldlink-bridge", "bench-bridge")
+SITE = "bench"
+
+
+@dataclass(frozen=True)
+class Result:
+    messages: int
+    readings: int
+    seconds: float
+
+    @property
+    def messages_per_s(self) -> float:
+        return self.messages / self.seconds
+
+    @property
+    def readings_per_s(self) -> float:
+        return self.readings / self.seconds
+
+
+def _payloads(device: str, batches: int, size: int) -> list[bytes]:
+    out = []
+    for b in range(batches):
+        readings = tuple(
+            Reading(device=device, sensor="temp", value=21.5, unit="degC", ts_ns=10**18 + s, seq=s)
+            for s in range(b * size, (b + 1) * size)
+        )
+        out.append(
+            encode(
+                ReadingBatch(
+                    device=device,
+                    site=SITE,
+                    boot_id="f" * 32,
+                    seq_first=readings[0].seq,
+                    seq_last=readings[-1].seq,
+                    readings=readings,
+                )
+            )
+        )
+    return out
+
+
+def _client(credential: Credential, client_id: str) -> mqtt.Client:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.username_pw_set(credential.username, credential.password)
+    client.max_inflight_messages_set(200)
+    return client
+
+
+def _publish_all(host: str, port: int, streams: dict[str, list[bytes]], tag: str) -> float:
+    """Publish every stream from its device's own connection; return the start time."""
+    clients = {}
+    for device in streams:
+        client = _client(Credential(device, f"pw-{device}"), f"{tag}-{device}")
+        client.connect(host, port)
+        client.loop_start()
+        clients[device] = client
+    time.sleep(0.5)
+
+    def publish(device: str) -> None:
+        topic = mqtt_topic(SITE, device, "telemetry")
+        client = clients[device]
+        for payload in streams[device]:
+            client.publish(topic, payload, qos=1)
+
+    threads = [threading.Thread(target=publish, args=(d,)) for d in streams]
+    started = time.time()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return started
+
+
+def _raw_subscriber(host: str, port: int, expected: int, ready: Any, out: Any) -> None:
+    # ready/out: a multiprocessing Event and Queue (their types are not importable).
+    done = threading.Event()
+    count = 0
+
+    def on_message(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        nonlocal count
+        count += 1
+        if count >= expected:
+            done.set()
+
+    client = _client(BRIDGE, "bench-raw-sub")
+    client.on_message = on_message
+    client.on_subscribe = lambda *args: ready.set()
+    client.connect(host, port)
+    client.loop_start()
+    client.subscribe("fieldlink/+/+/telemetry", qos=1)
+    done.wait(600)
+    out.put((count, time.time()))
+    client.disconnect()
+    client.loop_stop()
+
+
+def _bridge_count(port: int) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith('fieldlink_bridge_messages_total{channel="telemetry"}'):
+                return float(line.split()[-1])
+    return 0.0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--devices", type=int, default=20)
+    parser.add_argument("--batches", type=int, default=500, help="messages per device")
+    parser.add_argument("--batch-size", type=int, default=10, help="readings per message")
+    args = parser.parse_args(argv)
+    devices = [f"bench-{i:03d}" for i in range(args.devices)]
+    streams = {d: _payloads(d, args.batches, args.batch_size) for d in devices}
+    total = args.devices * args.batches
+    readings = total * args.batch_size
+    size = sum(len(p) for s in streams.values() for p in s) / total
+    print(
+        f"{args.devices} devices x {args.batches} messages x {args.batch_size} readings = "
+        f"{total} messages, {readings} readings, {size:.0f} B/message"
+    )
+    with tempfile.TemporaryDirectory(prefix="fieldlink-bench-") as tmp:
+        run = Path(tmp)
+        passwd = write_password_file(run / "passwd", [BRIDGE, *((d, f"pw-{d}") for d in devices)])
+        acl = write_acl_file(run / "acl", bridge_users=[BRIDGE.username])
+        config = BrokerConfig(password_file=passwd, acl_file=acl).render_options()
+        with (
+            MosquittoServer(run / "mosquitto", config=config) as mosquitto,
+            KafkaServer(run / "kafka", home=LabSettings.load().kafka_home) as kafka,
+        ):
+            # 1. raw Mosquitto QoS1 publish -> subscribe
+            ctx = mp.get_context("spawn")
+            ready, out = ctx.Event(), ctx.Queue()
+            sub = ctx.Process(
+                target=_raw_subscriber, args=(mosquitto.host, mosquitto.port, total, ready, out)
+            )
+            sub.start()
+            ready.wait(30)
+            started = _publish_all(mosquitto.host, mosquitto.port, streams, "raw")
+            count, finished = out.get(timeout=600)
+            sub.join(10)
+            raw = Result(count, count * args.batch_size, finished - started)
+
+            # 2. the bridge, MQTT -> Kafka, Kafka-acknowledged
+            metrics_port = free_port()
+            conf = run / "bridge.toml"
+            conf.write_text(
+                f'mqtt_host = "{mosquitto.host}"\nmqtt_port = {mosquitto.port}\n'
+                f'mqtt_username = "{BRIDGE.username}"\nmqtt_password = "{BRIDGE.password}"\n'
+                f'kafka_bootstrap = "{kafka.bootstrap_servers}"\ntopic_prefix = "bench"\n'
+                f"metrics_port = {metrics_port}\ndownstream = false\n"
+            )
+            bridge = ManagedProcess(
+                "bridge",
+                [Path(sys.executable).parent / "fieldlink", "bridge", "run", "--config", conf],
+                run_dir=run / "bridge",
+                ready=lambda: port_open("127.0.0.1", metrics_port),
+            )
+            with bridge:
+                started = _publish_all(mosquitto.host, mosquitto.port, streams, "bridge")
+                while _bridge_count(metrics_port) < total:
+                    time.sleep(0.01)
+                finished = time.time()
+            bridged = Result(total, readings, finished - started)
+
+    print(f"{'':22}{'messages/s':>12}{'readings/s':>14}{'seconds':>10}")
+    for name, result in (("raw Mosquitto QoS1", raw), ("bridge MQTT->Kafka", bridged)):
+        print(
+            f"{name:22}{result.messages_per_s:12,.0f}{result.readings_per_s:14,.0f}"
+            f"{result.seconds:10.2f}"
+        )
+    print(f"bridge / raw: {bridged.messages_per_s / raw.messages_per_s:.0%} (target >= 70%)")
+
+
+if __name__ == "__main__":
+    main()
