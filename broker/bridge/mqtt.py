@@ -1,9 +1,13 @@
-"""paho-mqtt in its network thread, handing messages to asyncio and taking acks back.
+"""paho-mqtt driven by the asyncio loop: messages in, acks and downlinks out, one thread.
 
 paho-mqtt 2.x with ``manual_ack=True`` sends no PUBACK until :meth:`MqttLink.ack` is called:
 that is what lets the bridge acknowledge a message only after Kafka acknowledged it. The
 session is persistent (fixed client id, clean start off, long expiry), so whatever was not
 acknowledged when the bridge died is redelivered by Mosquitto when it comes back.
+
+paho runs on the event loop through its socket callbacks (``add_reader``/``add_writer``)
+rather than in its own network thread: an ack is then a queued packet written in bulk, not
+a wake-up of another thread fighting for the GIL (that cost half the throughput).
 
 An acknowledgement belongs to the connection that delivered the message: after a reconnect
 Mosquitto resends unacknowledged messages with the same packet ids, so a late ack from the
@@ -16,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -67,7 +71,6 @@ def make_client(settings: BridgeSettings) -> mqtt.Client:
             keyfile=str(settings.mqtt_tls_key) if settings.mqtt_tls_key else None,
             tls_version=ssl.PROTOCOL_TLS_CLIENT,
         )
-    client.reconnect_delay_set(min_delay=1, max_delay=5)
     client.max_inflight_messages_set(1000)
     return client
 
@@ -75,8 +78,8 @@ def make_client(settings: BridgeSettings) -> mqtt.Client:
 class MqttLink:
     """The bridge's one MQTT connection: subscriptions in, acks and downlinks out.
 
-    ``on_messages`` runs in the asyncio loop with the messages that arrived since it last
-    ran (batched so a burst costs one loop wake-up, not one per message).
+    ``on_messages`` receives, in the loop, the messages read in one burst (batched so the
+    pipeline is woken once per burst, not once per message).
     """
 
     def __init__(
@@ -87,76 +90,142 @@ class MqttLink:
         on_messages: Callable[[list[Inbound]], None],
         loop: asyncio.AbstractEventLoop,
         client: mqtt.Client | None = None,
+        reconnect_max_s: float = 5.0,
     ):
         self.settings = settings
         self.subscriptions = subscriptions
         self.on_messages = on_messages
         self.loop = loop
         self.client = client or make_client(settings)
+        self.reconnect_max_s = reconnect_max_s
         self.generation = 0
         self._pending: list[Inbound] = []
-        self._lock = threading.Lock()
-        self._publish_lock = threading.Lock()
         self._published: dict[int, asyncio.Future[None]] = {}
         self._subscribed = asyncio.Event()
         self._refused: MqttLinkError | None = None
-        self.client.on_connect = self._on_connect
-        self.client.on_subscribe = self._on_subscribe
-        self.client.on_message = self._on_message
-        self.client.on_publish = self._on_publish
-        self.client.on_disconnect = self._on_disconnect
+        self._events = 0
+        self._stopping = False
+        self._misc: asyncio.Task[None] | None = None
+        self._reconnecting: asyncio.Task[None] | None = None
+        client = self.client
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        client.on_disconnect = self._on_disconnect
+        client.on_socket_open = self._on_socket_open
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_register_write
+        client.on_socket_unregister_write = self._on_unregister_write
 
-    # -- lifecycle (asyncio side) -----------------------------------------------------------
+    # -- lifecycle --------------------------------------------------------------------------
     async def start(self, wait_s: float = 30.0) -> None:
         """Connect, subscribe, and return once the broker granted the subscriptions."""
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho: unannotated
         props.SessionExpiryInterval = self.settings.mqtt_session_expiry_s
         props.ReceiveMaximum = self.settings.mqtt_receive_maximum
-        self.client.connect_async(
-            self.settings.mqtt_host,
-            self.settings.mqtt_port,
-            keepalive=30,
-            clean_start=False,
-            properties=props,
-        )
-        self.client.loop_start()
+        where = f"{self.settings.mqtt_host}:{self.settings.mqtt_port}"
+        deadline = self.loop.time() + wait_s
+        while True:
+            try:
+                self.client.connect(
+                    self.settings.mqtt_host,
+                    self.settings.mqtt_port,
+                    keepalive=30,
+                    clean_start=False,
+                    properties=props,
+                )
+                break
+            except OSError as exc:
+                if self.loop.time() > deadline:
+                    raise MqttLinkError(f"cannot connect to MQTT at {where}: {exc}") from exc
+                logger.warning("MQTT %s unreachable (%s); retrying", where, exc)
+                await asyncio.sleep(1)
+        self._misc = asyncio.create_task(self._misc_loop(), name="mqtt-misc")
         try:
-            await asyncio.wait_for(self._subscribed.wait(), wait_s)
+            await asyncio.wait_for(self._subscribed.wait(), max(deadline - self.loop.time(), 1))
         except TimeoutError:
             self.stop()
             raise MqttLinkError(
-                f"no subscription granted by {self.settings.mqtt_host}:{self.settings.mqtt_port} "
-                f"within {wait_s:.0f}s"
+                f"no subscription granted by {where} within {wait_s:.0f}s"
             ) from None
         if self._refused is not None:
             self.stop()
             raise self._refused
 
     def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        self._stopping = True
+        for task in (self._misc, self._reconnecting):
+            if task is not None:
+                task.cancel()
+        if self.client.socket() is not None:
+            self.client.disconnect()
+            self.client.loop_write()  # flush the DISCONNECT now; the loop may be ending
 
-    # -- acks and downlinks (asyncio side) ------------------------------------------------
+    async def _misc_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1)
+            self.client.loop_misc()  # keepalive pings, timeouts
+
+    async def _reconnect(self) -> None:
+        delay = 0.2
+        while not self._stopping:
+            await asyncio.sleep(delay)
+            try:
+                self.client.reconnect()
+            except OSError as exc:
+                logger.warning("MQTT reconnect failed (%s); retrying", exc)
+                delay = min(delay * 2, self.reconnect_max_s)
+            else:
+                return
+
+    # -- acks and downlinks -----------------------------------------------------------------
     def ack(self, message: Inbound) -> bool:
         """PUBACK ``message`` if its connection is still the current one."""
-        if message.generation != self.generation:
+        if message.generation != self.generation or self.client.socket() is None:
             return False
         self.client.ack(message.mid, message.qos)
         return True
 
     async def publish(self, topic: str, payload: bytes) -> None:
         """Publish QoS1 and wait for the broker's PUBACK (paho resends across reconnects)."""
+        info = self.client.publish(topic, payload, qos=1)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            raise MqttLinkError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
+        # Single-threaded: the PUBACK cannot have been handled before we register.
         future: asyncio.Future[None] = self.loop.create_future()
-        with self._publish_lock:
-            info = self.client.publish(topic, payload, qos=1)
-            if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-                raise MqttLinkError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
-            if info.is_published():
-                return
-            self._published[info.mid] = future
+        self._published[info.mid] = future
         await future
 
-    # -- paho callbacks (network thread) ---------------------------------------------------
+    # -- socket plumbing --------------------------------------------------------------------
+    def _on_socket_open(self, client: mqtt.Client, userdata: object, sock: Any) -> None:
+        self.loop.add_reader(sock, self._on_readable)
+
+    def _on_socket_close(self, client: mqtt.Client, userdata: object, sock: Any) -> None:
+        self.loop.remove_reader(sock)
+        self.loop.remove_writer(sock)
+
+    def _on_register_write(self, client: mqtt.Client, userdata: object, sock: Any) -> None:
+        self.loop.add_writer(sock, client.loop_write)
+
+    def _on_unregister_write(self, client: mqtt.Client, userdata: object, sock: Any) -> None:
+        self.loop.remove_writer(sock)
+
+    def _on_readable(self) -> None:
+        # paho reads one packet per call here; keep reading while packets keep coming.
+        for _ in range(512):
+            before = self._events
+            if self.client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                break
+            sock = self.client.socket()
+            pending = getattr(sock, "pending", None)
+            if self._events == before and not (pending and pending()):
+                break
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self.on_messages(batch)
+
+    # -- paho callbacks (all in the loop) ---------------------------------------------------
     def _on_connect(
         self,
         client: mqtt.Client,
@@ -168,11 +237,9 @@ class MqttLink:
         if reason.is_failure:
             logger.error("MQTT connection refused: %s", reason)
             self._refused = MqttLinkError(f"MQTT connection refused: {reason}")
-            client.disconnect()
-            self.loop.call_soon_threadsafe(self._subscribed.set)
+            self._subscribed.set()
             return
-        with self._lock:
-            self.generation += 1
+        self.generation += 1
         logger.info(
             "MQTT connected (session present: %s, generation %d)",
             flags.session_present,
@@ -192,21 +259,13 @@ class MqttLink:
         if refused:
             self._refused = MqttLinkError(f"subscriptions refused: {', '.join(refused)}")
             logger.error("MQTT %s", self._refused)
-        self.loop.call_soon_threadsafe(self._subscribed.set)
+        self._subscribed.set()
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        inbound = Inbound(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self.generation)
-        with self._lock:
-            wake = not self._pending
-            self._pending.append(inbound)
-        if wake:
-            self.loop.call_soon_threadsafe(self._drain)
-
-    def _drain(self) -> None:
-        with self._lock:
-            batch, self._pending = self._pending, []
-        if batch:
-            self.on_messages(batch)
+        self._events += 1
+        self._pending.append(
+            Inbound(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self.generation)
+        )
 
     def _on_publish(
         self,
@@ -216,10 +275,10 @@ class MqttLink:
         reason: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        with self._publish_lock:
-            future = self._published.pop(mid, None)
-        if future is not None:
-            self.loop.call_soon_threadsafe(_resolve, future)
+        self._events += 1
+        future = self._published.pop(mid, None)
+        if future is not None and not future.done():
+            future.set_result(None)
 
     def _on_disconnect(
         self,
@@ -229,10 +288,8 @@ class MqttLink:
         reason: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        if reason.is_failure:
-            logger.warning("MQTT disconnected (%s); reconnecting", reason)
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+        if self._stopping:
+            return
+        logger.warning("MQTT disconnected (%s); reconnecting", reason)
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = asyncio.create_task(self._reconnect(), name="mqtt-reconnect")
