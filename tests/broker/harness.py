@@ -279,16 +279,17 @@ def bridge_process(
     prefix: str,
     client_id: str,
     share_group: str,
-    extra: str = "",
+    tls: bool = False,
 ) -> ManagedProcess:
     """The real ``fieldlink bridge run`` as a supervised subprocess (SIGKILL-able)."""
     metrics_port = free_port()
     config = run_dir / f"{client_id}.toml"
     run_dir.mkdir(parents=True, exist_ok=True)
     config.write_text(
-        f'mqtt_host = "{broker.host}"\n'
-        f"mqtt_port = {broker.port}\n"
-        f'mqtt_username = "{BRIDGE_USER.username}"\n'
+        f'mqtt_host = "{"localhost" if tls else broker.host}"\n'
+        f"mqtt_port = {broker.tls_port if tls else broker.port}\n"
+        + (f'mqtt_tls_ca = "{broker.tls.ca_cert}"\n' if tls else "")
+        + f'mqtt_username = "{BRIDGE_USER.username}"\n'
         f'mqtt_password = "{BRIDGE_USER.password}"\n'
         f'mqtt_client_id = "{client_id}"\n'
         f'share_group = "{share_group}"\n'
@@ -296,7 +297,6 @@ def bridge_process(
         f'topic_prefix = "{prefix}"\n'
         f'downstream_group = "{prefix}-downstream"\n'
         f"metrics_port = {metrics_port}\n"
-        f"{extra}"
     )
     fieldlink = Path(sys.executable).parent / "fieldlink"
     process = ManagedProcess(

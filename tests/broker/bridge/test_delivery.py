@@ -154,3 +154,30 @@ def test_two_bridges_share_the_load_and_lose_nothing(
     print(f"messages forwarded per bridge: {shares}")
     assert sum(shares) == TOTAL // BATCH_SIZE
     assert all(share > 0 for share in shares), "both instances took part"
+
+
+def test_bridge_over_tls_with_the_generated_ca(
+    broker: HardenedBroker, kafka: KafkaServer, tmp_path: Path, unique: str
+):
+    bridge = bridge_process(
+        tmp_path / "bridge",
+        broker,
+        kafka.bootstrap_servers,
+        prefix=unique,
+        client_id=f"{unique}-tls",
+        share_group=unique,
+        tls=True,
+    )
+    with bridge:
+        fleet = Fleet(broker, DEVICES[:2], 100, BATCH_SIZE).start()
+        try:
+            fleet.wait_published()
+            acked = fleet.acked()
+            assert len(acked) == 2 * 100 * BATCH_SIZE
+            tally = asyncio.run(
+                read_topic(kafka.bootstrap_servers, f"{unique}.telemetry", until=acked)
+            )
+        finally:
+            fleet.stop()
+    assert set(tally.counts) == acked
+    assert tally.duplicates == 0
