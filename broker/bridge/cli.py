@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from broker.errors import BrokerError
 from fieldlink.errors import ConfigError
 
 from .service import Bridge
@@ -40,4 +41,7 @@ def run(config_path: Path | None) -> None:
         bridge.install_signal_handlers()
         await bridge.run()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except BrokerError as exc:  # refused credentials, unreachable broker, topic setup
+        raise click.ClickException(str(exc)) from None
