@@ -60,6 +60,12 @@ def _read_devices(path: Path) -> list[DeviceEntry]:
 )
 @click.option("--port", default=1883, show_default=True, help="Plain listener (loopback).")
 @click.option("--tls-port", default=8883, show_default=True, help="TLS listener for devices.")
+@click.option(
+    "--cert-port",
+    type=int,
+    default=None,
+    help="Also a TLS listener where devices authenticate with a client certificate.",
+)
 @click.option("--hostname", "hostnames", multiple=True, default=["localhost"], show_default=True)
 def config(
     directory: Path,
@@ -69,6 +75,7 @@ def config(
     bridge_password: str | None,
     port: int,
     tls_port: int,
+    cert_port: int | None,
     hostnames: tuple[str, ...],
 ) -> None:
     """Write mosquitto.conf, passwd, acl and tls/ (CA + server certificate) to DIRECTORY."""
@@ -84,6 +91,7 @@ def config(
             listener_port=port,
             tls_port=tls_port,
             tls_hostnames=hostnames,
+            cert_port=cert_port,
         )
     except CredentialError as exc:
         raise click.ClickException(str(exc)) from None

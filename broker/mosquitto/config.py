@@ -77,6 +77,9 @@ class BrokerConfig:
     password_file: Path
     acl_file: Path
     tls: TlsListener | None = None
+    cert_listener: TlsListener | None = None
+    """Optional second TLS listener for devices that authenticate with a client
+    certificate (``require_certificate`` and ``use_identity_as_username``), no password."""
     max_queued_messages: int = 0
     max_queued_bytes: int = 0
     max_inflight_messages: int = 0
@@ -107,10 +110,10 @@ class BrokerConfig:
             f"persistent_client_expiration {self.persistent_client_expiration}",
             *self.extra,
         ]
-        text = "\n".join(lines) + "\n"
-        if self.tls is not None:
-            text += self.tls.render()
-        return text
+        return "\n".join(lines) + "\n" + self.render_listeners()
+
+    def render_listeners(self) -> str:
+        return "".join(listener.render() for listener in (self.tls, self.cert_listener) if listener)
 
 
 def render_mosquitto_conf(
@@ -138,12 +141,8 @@ def render_mosquitto_conf(
         f"log_dest {log_dest}\n"
         "log_type error\nlog_type warning\nlog_type notice\n"
         "connection_messages true\n"
-        f"{config.render_options() if config.tls is None else _options_without_tls(config)}"
+        f"{replace(config, tls=None, cert_listener=None).render_options()}"
         "# plain MQTT for the bridge and local tools only\n"
         f"listener {listener_port} {listener_host}\n"
-        f"{config.tls.render() if config.tls is not None else ''}"
+        f"{config.render_listeners()}"
     )
-
-
-def _options_without_tls(config: BrokerConfig) -> str:
-    return replace(config, tls=None).render_options()

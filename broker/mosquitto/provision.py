@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .acl import DeviceGrant, write_acl_file
@@ -49,11 +49,14 @@ def write_broker_dir(
     ca: CertificateAuthority | None = None,
     listener_port: int = 1883,
     per_site: bool | None = None,
+    cert_port: int | None = None,
 ) -> BrokerDir:
     """Render everything into ``directory``.
 
     ``per_site`` (default: when every device has a site) writes explicit per-device ACL
-    grants pinned to the site instead of the fleet-wide ``pattern`` lines.
+    grants pinned to the site instead of the fleet-wide ``pattern`` lines. ``cert_port``
+    adds a listener where devices authenticate with a client certificate issued by the CA
+    (common name = device id) instead of a password.
     """
     directory.mkdir(parents=True, exist_ok=True)
     entries = list(devices)
@@ -67,18 +70,28 @@ def write_broker_dir(
     )
     acl_file = write_acl_file(directory / "acl", bridge_users=[bridge.username], devices=grants)
     tls_files = None
-    listener = None
-    if tls_port is not None:
+    listener = cert_listener = None
+    if tls_port is not None or cert_port is not None:
         tls_files = write_tls_files(directory / "tls", hostnames=tls_hostnames, ips=tls_ips, ca=ca)
-        listener = TlsListener(
-            port=tls_port,
-            host="127.0.0.1" if profile is Profile.LAB else "0.0.0.0",  # noqa: S104
+        host = "127.0.0.1" if profile is Profile.LAB else "0.0.0.0"  # noqa: S104
+        base = TlsListener(
+            port=tls_port or 8883,
+            host=host,
             cafile=tls_files.ca_cert,
             certfile=tls_files.server_cert,
             keyfile=tls_files.server_key,
         )
-    config = BrokerConfig.for_profile(
-        profile, password_file=password_file, acl_file=acl_file, tls=listener
+        if tls_port is not None:
+            listener = base
+        if cert_port is not None:
+            cert_listener = replace(
+                base, port=cert_port, require_certificate=True, use_identity_as_username=True
+            )
+    config = replace(
+        BrokerConfig.for_profile(
+            profile, password_file=password_file, acl_file=acl_file, tls=listener
+        ),
+        cert_listener=cert_listener,
     )
     conf_file = directory / "mosquitto.conf"
     conf_file.write_text(

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -45,6 +45,7 @@ class HardenedBroker:
     server: MosquittoServer
     tls: TlsFiles
     tls_port: int
+    cert_port: int
 
     @property
     def host(self) -> str:
@@ -63,20 +64,24 @@ def hardened_broker(run_dir: Path, devices: Iterable[str]) -> HardenedBroker:
     )
     acl = write_acl_file(conf / "acl", bridge_users=[BRIDGE_USER.username])
     tls = write_tls_files(conf / "tls")
-    tls_port = free_port()
+    tls_port, cert_port = free_port(), free_port()
+    tls_listener = TlsListener(
+        port=tls_port,
+        host="127.0.0.1",
+        cafile=tls.ca_cert,
+        certfile=tls.server_cert,
+        keyfile=tls.server_key,
+    )
     config = BrokerConfig(
         password_file=passwd,
         acl_file=acl,
-        tls=TlsListener(
-            port=tls_port,
-            host="127.0.0.1",
-            cafile=tls.ca_cert,
-            certfile=tls.server_cert,
-            keyfile=tls.server_key,
+        tls=tls_listener,
+        cert_listener=replace(
+            tls_listener, port=cert_port, require_certificate=True, use_identity_as_username=True
         ),
     )
     server = MosquittoServer(run_dir / "mosquitto", config=config.render_options())
-    return HardenedBroker(server, tls, tls_port)
+    return HardenedBroker(server, tls, tls_port, cert_port)
 
 
 def mqtt_client(credential: Credential | None, client_id: str) -> mqtt.Client:

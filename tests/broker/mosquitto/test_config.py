@@ -53,3 +53,12 @@ def test_broker_dir_is_complete(tmp_path: Path):
     assert "user pi-1" in result.acl_file.read_text()  # every device has a site: per-site
     assert result.tls is not None
     assert stat.S_IMODE(result.tls.server_key.stat().st_mode) == 0o600
+
+
+def test_client_certificate_listener_is_optional(tmp_path: Path):
+    result = write_broker_dir(tmp_path, bridge=Credential("fieldlink-bridge", "pw"), cert_port=8884)
+    listeners = result.conf_file.read_text().split("listener ")[1:]
+    assert [block.split()[0] for block in listeners] == ["1883", "8883", "8884"]
+    assert "require_certificate true" in listeners[2]
+    assert "use_identity_as_username true" in listeners[2]
+    assert "require_certificate false" in listeners[1]

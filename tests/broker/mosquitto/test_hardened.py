@@ -8,6 +8,7 @@ packets in order, so anything it let through would have arrived first.
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -202,3 +203,43 @@ def test_tls_refuses_a_certificate_from_another_ca(
     device.tls_set(ca_certs=str(stranger), tls_version=ssl.PROTOCOL_TLS_CLIENT)
     with pytest.raises(ssl.SSLCertVerificationError):
         device.connect("localhost", broker.tls_port)
+
+
+def test_client_certificate_listener_authenticates_by_certificate_and_keeps_the_acl(
+    broker: HardenedBroker, tmp_path: Path, unique: str
+):
+    ca = CertificateAuthority.load(broker.tls.ca_cert, broker.tls.ca_key)
+    ca.issue_client(A).write(tmp_path / "a.crt", tmp_path / "a.key")
+    watcher = Watcher(broker, BRIDGE_USER, "fieldlink/+/+/telemetry", f"{unique}-w")
+    device = mqtt_client(None, f"{unique}-cert")  # no password: the certificate is the identity
+    device.tls_set(
+        ca_certs=str(broker.tls.ca_cert),
+        certfile=str(tmp_path / "a.crt"),
+        keyfile=str(tmp_path / "a.key"),
+        tls_version=ssl.PROTOCOL_TLS_CLIENT,
+    )
+    try:
+        connect(device, "localhost", broker.cert_port)
+        assert publish_sync(device, f"fieldlink/lab/{B}/telemetry", b"forged") == NOT_AUTHORIZED
+        assert publish_sync(device, f"fieldlink/lab/{A}/telemetry", b"marker") == 0
+        assert watcher.marker_seen.wait(10)
+    finally:
+        device.disconnect()
+        device.loop_stop()
+        watcher.close()
+    assert watcher.messages == [(f"fieldlink/lab/{A}/telemetry", b"marker")]
+
+
+def test_client_certificate_listener_refuses_a_client_without_one(broker: HardenedBroker):
+    context = ssl.create_default_context(cafile=str(broker.tls.ca_cert))
+    with (
+        socket.create_connection(("localhost", broker.cert_port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        # TLS 1.3 completes the client's side of the handshake and reports the missing
+        # certificate with the first read: an alert, or the connection simply closed.
+        try:
+            answer = tls.recv(1)
+        except ssl.SSLError as exc:
+            answer = exc.reason.encode() if exc.reason else b"ssl error"
+    assert answer in (b"", b"TLSV13_ALERT_CERTIFICATE_REQUIRED", b"SSLV3_ALERT_HANDSHAKE_FAILURE")
