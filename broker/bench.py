@@ -1,6 +1,6 @@
 """Benchmark: bridge throughput beside the raw Mosquitto QoS1 publish -> subscribe rate.
 
-    python -m broker.bench [--devices 20] [--batches 500] [--batch-size 10]
+    python -m broker.bench [--devices 20] [--batches 1000] [--batch-size 10] [--bridges 1,2]
 
 Starts a private hardened Mosquitto and a private Kafka (``fieldlink lab install`` provides
 them), then streams the same pre-encoded ReadingBatch payloads twice from device
@@ -190,7 +190,7 @@ def _run_bridges(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--devices", type=int, default=20)
-    parser.add_argument("--batches", type=int, default=500, help="messages per device")
+    parser.add_argument("--batches", type=int, default=1000, help="messages per device")
     parser.add_argument("--batch-size", type=int, default=10, help="readings per message")
     parser.add_argument(
         "--bridges",

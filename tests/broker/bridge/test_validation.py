@@ -64,9 +64,10 @@ async def _read(bootstrap: str, topic: str, count: int) -> list:  # type: ignore
 def test_bad_payloads_are_dead_lettered_with_their_reason(
     broker: HardenedBroker, kafka: KafkaServer, tmp_path: Path, unique: str
 ):
-    status_on_telemetry = encode(
+    status_of_dev00 = encode(
         DeviceStatus(device="dev-00", site=SITE, boot_id=BOOT, ts_ns=1, online=True)
     )
+    status_on_telemetry = status_of_dev00
     impostor = make_batches("dev-01", BOOT, 1, 3)[0]  # dev-00 claims to be dev-01
     valid = make_batches("dev-00", BOOT, 1, 3)[0]
     newer = orjson.dumps({**orjson.loads(valid), "v": 99})
@@ -94,16 +95,20 @@ def test_bad_payloads_are_dead_lettered_with_their_reason(
         for topic, payload, _ in cases:
             device.publish(topic, payload, qos=1).wait_for_publish(10)
         device.publish(own, valid, qos=1).wait_for_publish(10)
+        status = f"fieldlink/{SITE}/dev-00/status"
+        device.publish(status, status_of_dev00, qos=1).wait_for_publish(10)
         device.disconnect()
         device.loop_stop()
 
         dead = asyncio.run(_read(kafka.bootstrap_servers, f"{unique}.deadletter", len(cases)))
         good = asyncio.run(_read(kafka.bootstrap_servers, f"{unique}.telemetry", 1))
+        statuses = asyncio.run(_read(kafka.bootstrap_servers, f"{unique}.status", 1))
         counters = {
             reason: metric(bridge, "fieldlink_bridge_deadletters_total", reason=reason)
             for reason in {reason for _, _, reason in cases}
         }
     assert [record.value for record in good] == [valid]
+    assert [(r.key, r.value) for r in statuses] == [(b"dev-00", status_of_dev00)]
     assert len(dead) == len(cases)
     got = sorted(
         (dict(r.headers)["mqtt_topic"].decode(), r.value, dict(r.headers)["reason"].decode())
