@@ -26,6 +26,8 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "firmware": ("firmware.cli:group", "Build and flash Raspberry Pi images.", "firmware"),
     "edge": ("edge.cli:group", "The Raspberry Pi agent: sample sensors, buffer, publish.", "edge"),
+    "bridge": ("broker.bridge.cli:group", "MQTT <-> Kafka bridge.", "broker"),
+    "broker": ("broker.cli:group", "Mosquitto config, credentials, ACL and TLS.", "broker"),
 }
 
 

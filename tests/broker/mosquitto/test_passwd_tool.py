@@ -1,0 +1,26 @@
+"""Our password hashing agrees with Mosquitto's own tool, byte for byte."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from broker.mosquitto import hash_password, verify_password
+from lab.install.mosquitto import mosquitto_binary
+
+pytestmark = pytest.mark.integration
+
+
+def test_our_hash_matches_mosquitto_passwd(tmp_path: Path):
+    binary = mosquitto_binary("mosquitto_passwd")
+    assert binary is not None, "run 'fieldlink lab install'"
+    path = tmp_path / "passwd"
+    subprocess.run([binary, "-c", "-b", path, "pi-1", "s3cret"], check=True)
+    line = path.read_text().strip()
+    assert verify_password(line, "s3cret")
+    salt = line.split("$")[3]
+    ours = hash_password("pi-1", "s3cret", salt=base64.b64decode(salt))
+    assert ours == line
