@@ -127,6 +127,7 @@ def provision_broker(
             ca=CertificateAuthority.create(),
         )
         # Mosquitto needs the CA certificate, never its key: keep that with the registry.
+        state.mkdir(parents=True, exist_ok=True)
         files.ca_key.replace(state / "broker-ca.key")
     inside = MOSQUITTO_CONF_DIR
     listener = TlsListener(

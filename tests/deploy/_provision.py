@@ -3,10 +3,18 @@ package module) and run it against temporary volumes."""
 
 from __future__ import annotations
 
+import getpass
 import importlib.util
 import os
+import re
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import Any
+
+from lab.install import mosquitto_binary
+from lab.services._process import ManagedProcess, port_open
 
 from .conftest import REPO
 
@@ -54,3 +62,42 @@ def run_provision(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@contextmanager
+def serve(root: Path, conf: str, replacements: dict[str, str]) -> Iterator[ManagedProcess]:
+    """Run the real Mosquitto on ``conf`` with ``replacements`` applied (container paths,
+    ports and user rewritten for this machine); stopped when the block ends."""
+    for old, new in replacements.items():
+        assert old in conf, old
+        conf = conf.replace(old, new)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "run.conf").write_text(conf)
+    binary = mosquitto_binary()
+    assert binary is not None, "run `fieldlink lab install`"
+    ports = [int(p) for p in re.findall(r"^listener (\d+) 127\.0\.0\.1$", conf, re.MULTILINE)]
+    process = ManagedProcess(
+        "mosquitto",
+        [binary, "-c", root / "run.conf"],
+        run_dir=root,
+        ready=lambda: all(port_open("127.0.0.1", port) for port in ports),
+        ready_timeout=20,
+    )
+    with process:
+        yield process
+
+
+def serve_provisioned(root: Path, port: int, tls_port: int) -> AbstractContextManager[Any]:
+    """The broker directory `provision` wrote under ``root``, as the compose service runs it."""
+    (root / "data").mkdir(exist_ok=True)
+    return serve(
+        root,
+        (root / "broker" / "mosquitto.conf").read_text(),
+        {
+            "/mosquitto/config": str(root / "broker"),
+            "/mosquitto/data": str(root / "data"),
+            "user mosquitto": f"user {getpass.getuser()}",
+            "listener 1883 0.0.0.0": f"listener {port} 127.0.0.1",
+            "listener 8883 0.0.0.0": f"listener {tls_port} 127.0.0.1",
+        },
+    )

@@ -4,7 +4,6 @@ credentials from their edge configs, and the bridge credential."""
 
 from __future__ import annotations
 
-import getpass
 import ssl
 import threading
 import tomllib
@@ -16,10 +15,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from lab.install import mosquitto_binary
-from lab.services._process import ManagedProcess, free_port, port_open
+from lab.services._process import free_port
 
-from ._provision import run_provision
+from ._provision import run_provision, serve_provisioned
 
 pytestmark = pytest.mark.integration
 
@@ -37,33 +35,20 @@ class Broker:
 def broker(tmp_path: Path) -> Iterator[Broker]:
     assert run_provision(tmp_path, devices=2, bridge_password=BRIDGE_PASSWORD) == 0
     served = Broker(tmp_path)
-    conf = (tmp_path / "broker" / "mosquitto.conf").read_text()
-    conf = (
-        conf.replace("/mosquitto/config", str(tmp_path / "broker"))
-        .replace("/mosquitto/data", str(tmp_path / "data"))
-        .replace("user mosquitto", f"user {getpass.getuser()}")
-        .replace("listener 1883 0.0.0.0", f"listener {served.port} 127.0.0.1")
-        .replace("listener 8883 0.0.0.0", f"listener {served.tls_port} 127.0.0.1")
-    )
-    (tmp_path / "data").mkdir()
-    (tmp_path / "run.conf").write_text(conf)
-    binary = mosquitto_binary()
-    assert binary is not None, "run `fieldlink lab install`"
-    process = ManagedProcess(
-        "mosquitto",
-        [binary, "-c", tmp_path / "run.conf"],
-        run_dir=tmp_path,
-        ready=lambda: (
-            port_open("127.0.0.1", served.port) and port_open("127.0.0.1", served.tls_port)
-        ),
-        ready_timeout=20,
-    )
-    with process:
+    with serve_provisioned(tmp_path, served.port, served.tls_port):
         yield served
 
 
 class Session:
-    def __init__(self, port: int, username: str, password: str, *, ca: Path | None = None):
+    def __init__(
+        self,
+        port: int,
+        username: str,
+        password: str,
+        *,
+        ca: Path | None = None,
+        client_id: str | None = None,
+    ):
         self.connected = threading.Event()
         self.acked = threading.Event()
         self.received: list[str] = []
@@ -71,7 +56,7 @@ class Session:
         self.connack: ReasonCode | None = None
         self.puback: ReasonCode | None = None
         self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=username, protocol=mqtt.MQTTv5
+            CallbackAPIVersion.VERSION2, client_id=client_id or username, protocol=mqtt.MQTTv5
         )
         self.client.username_pw_set(username, password)
         if ca is not None:
