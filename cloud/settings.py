@@ -9,6 +9,7 @@ file and ``FIELDLINK_CLOUD_*`` environment variables (nested with ``__``), then 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -116,8 +117,8 @@ class CloudSettings(FieldlinkSettings):
         title="Table store",
         description="Faust table store: rocksdb:// (rocksdict) in production, memory:// in tests.",
     )
-    data_dir: str = Field(
-        default="/var/lib/fieldlink/cloud",
+    data_dir: Path = Field(
+        default=Path.home() / ".local" / "state" / "fieldlink" / "cloud",
         title="Data directory",
         description="Where the worker keeps its table store.",
     )

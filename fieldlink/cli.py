@@ -19,6 +19,7 @@ __all__ = ["main"]
 # command name -> ("module:attribute", one-line help, extra that provides it)
 _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "lab": ("lab.cli:group", "Local stack: install and run the servers, simulated fleet.", "dev"),
+    "cloud": ("cloud.cli:group", "Faust processors, InfluxDB sink and API.", "cloud"),
 }
 
 
