@@ -45,6 +45,8 @@ def create_app(
         table_standby_replicas=0,
         web_enabled=False,
         broker_commit_interval=1.0,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         stream_wait_empty=False,
@@ -102,14 +104,14 @@ def create_app(
 
     deadman = settings.alerts.deadman
 
-    @app.timer(interval=1.0)
+    @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def check_deadman() -> None:
         # After a restart, give the backlog time to arrive before calling anyone silent.
         if deadman is not None and time.monotonic() - started >= deadman.silent_s:
             assigned = {tp.partition for tp in app.consumer.assignment()}
             await handlers.deadman(assigned)
 
-    @app.timer(interval=5.0)
+    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def report() -> None:
         await handlers.report()
 

@@ -35,8 +35,10 @@ async def ensure_topics(settings: CloudSettings) -> list[str]:
         wanted = [t for t in KafkaTopics(settings.topic_prefix).all() if t not in existing]
         if wanted:
             await admin.create_topics(
-                [NewTopic(t, num_partitions=settings.partitions, replication_factor=1)
-                 for t in wanted]  # fmt: skip
+                [
+                    NewTopic(t, num_partitions=settings.partitions, replication_factor=1)
+                    for t in wanted
+                ]
             )
         return wanted
     finally:

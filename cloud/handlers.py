@@ -18,7 +18,7 @@ from cloud.processing import DeviceLiveness, Outcome, Processor
 from cloud.settings import CloudSettings
 from cloud.sink import (
     InfluxSink,
-    SinkRejected,
+    SinkRejectedError,
     aggregate_line,
     alert_line,
     bucket_for_width,
@@ -115,8 +115,13 @@ class Handlers:
             tagged(
                 "device",
                 {"device": outcome.device, "site": outcome.site},
-                {"seen_ns": seen_ns, "missing": outcome.missing, "duplicates": outcome.duplicates,
-                 "fresh": len(outcome.raw), "too_late": outcome.too_late},  # fmt: skip
+                {
+                    "seen_ns": seen_ns,
+                    "missing": outcome.missing,
+                    "duplicates": outcome.duplicates,
+                    "fresh": len(outcome.raw),
+                    "too_late": outcome.too_late,
+                },
                 seen_ns,
             )
         ]
@@ -130,10 +135,10 @@ class Handlers:
     async def _write(self, kind: str, lines: list[str]) -> None:
         try:
             await self.sink.write(kind, lines)
-        except SinkRejected as exc:
+        except SinkRejectedError as exc:
             # Invalid for InfluxDB (e.g. older than the bucket's retention): count, go on.
             self.counters.rejected_writes += 1
-            logger.error("dropping %d points InfluxDB refused: %s", len(lines), exc)
+            logger.error("dropping %d points InfluxDB refused: %s", len(lines), exc)  # noqa: TRY400 - expected, no traceback wanted
 
     async def _dead_letter(self, value: bytes, exc: DecodeError) -> None:
         self.counters.dead_letters += 1
@@ -173,13 +178,21 @@ class Handlers:
         lat = sorted(c.latencies_s) or [0.0]
         writes = sorted(self.sink.write_seconds) or [0.0]
         fields: dict[str, float | int] = {
-            "records": c.records, "replayed": c.replayed, "readings_fresh": c.readings_fresh,
-            "duplicates": c.duplicates, "too_late": c.too_late, "dead_letters": c.dead_letters,
-            "rejected_writes": c.rejected_writes, "alerts": c.alerts,
-            "missing": sum(c.missing.values()), "write_retries": self.sink.retries,
-            "latency_p50_s": lat[len(lat) // 2], "latency_p99_s": lat[int(len(lat) * 0.99)],
+            "records": c.records,
+            "replayed": c.replayed,
+            "readings_fresh": c.readings_fresh,
+            "duplicates": c.duplicates,
+            "too_late": c.too_late,
+            "dead_letters": c.dead_letters,
+            "rejected_writes": c.rejected_writes,
+            "alerts": c.alerts,
+            "missing": sum(c.missing.values()),
+            "write_retries": self.sink.retries,
+            "latency_p50_s": lat[len(lat) // 2],
+            "latency_p99_s": lat[int(len(lat) * 0.99)],
             "write_p50_s": writes[len(writes) // 2],
             "write_p99_s": writes[int(len(writes) * 0.99)],
-        }  # fmt: skip
-        await self._write("pipeline", [tagged("worker", {"worker": self.worker}, fields,
-                                              self.clock())])  # fmt: skip
+        }
+        await self._write(
+            "pipeline", [tagged("worker", {"worker": self.worker}, fields, self.clock())]
+        )

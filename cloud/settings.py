@@ -17,7 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from fieldlink.messages import Name
 from fieldlink.settings import FieldlinkSettings, SettingsConfigDict
 
-__all__ = ["AlertRules", "CloudSettings", "DeadmanRule", "RateRule", "ThresholdRule"]
+__all__ = [
+    "AlertRules",
+    "CloudSettings",
+    "DeadmanRule",
+    "RateRule",
+    "Severity",
+    "ThresholdRule",
+]
 
 Severity = Literal["info", "warning", "critical"]
 
@@ -111,6 +118,14 @@ class CloudSettings(FieldlinkSettings):
     partitions: int = Field(
         default=4, ge=1, le=1024, title="Partitions", description="Partitions of the topics."
     )
+    session_timeout_s: float = Field(
+        default=10.0,
+        ge=6,
+        le=300,
+        title="Kafka session timeout",
+        description="How long a dead worker keeps its partitions before the group rebalances "
+        "(the broker's group.min.session.timeout.ms is 6 s by default).",
+    )
     store: str = Field(
         default="rocksdb://",
         pattern=r"^(memory|rocksdb)://",
@@ -172,9 +187,10 @@ class CloudSettings(FieldlinkSettings):
 
     @model_validator(mode="after")
     def _widths_unique(self) -> CloudSettings:
-        if len(set(self.window_widths_s)) != len(self.window_widths_s) or min(
-            self.window_widths_s
-        ) <= 0:
+        if (
+            len(set(self.window_widths_s)) != len(self.window_widths_s)
+            or min(self.window_widths_s) <= 0
+        ):
             raise ValueError("window_widths_s must be distinct positive seconds")
         return self
 

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloud.settings import AlertRules, DeadmanRule, RateRule, ThresholdRule
+from cloud.settings import AlertRules, DeadmanRule, RateRule, Severity, ThresholdRule
 from fieldlink.messages import Alert, AlertState, Reading
 
 __all__ = ["AlertEngine", "DeviceLiveness", "alert_id"]
@@ -48,7 +48,8 @@ class AlertEngine:
     def __init__(self, rules: AlertRules):
         self.rules = rules
         self._by_sensor: dict[str, list[ThresholdRule | RateRule]] = {}
-        for rule in (*rules.thresholds, *rules.rates):
+        every: tuple[ThresholdRule | RateRule, ...] = (*rules.thresholds, *rules.rates)
+        for rule in every:
             self._by_sensor.setdefault(rule.sensor, []).append(rule)
 
     def evaluate(
@@ -81,7 +82,7 @@ def _make(
     ts_ns: int,
     value: float | None,
     message: str,
-    severity: str | None = None,
+    severity: Severity | None = None,
 ) -> Alert:
     return Alert(
         alert_id=episode,
@@ -90,16 +91,14 @@ def _make(
         device=device,
         site=site,
         sensor=sensor,
-        severity=severity or rule.severity,  # type: ignore[arg-type]
+        severity=severity or rule.severity,
         ts_ns=ts_ns,
         value=value,
         message=message,
     )
 
 
-def _threshold(
-    rule: ThresholdRule, entry: dict[str, Any], site: str, r: Reading
-) -> Alert | None:
+def _threshold(rule: ThresholdRule, entry: dict[str, Any], site: str, r: Reading) -> Alert | None:
     assert r.value is not None
     if rule.above is not None:
         beyond, back = r.value > rule.above, r.value < rule.clear
@@ -111,8 +110,17 @@ def _threshold(
     if entry["open"] is not None:
         if back:
             episode, entry["open"], entry["since"] = entry["open"], None, None
-            return _make(rule, AlertState.CLOSE, episode, r.device, site, r.sensor, r.ts_ns,
-                         r.value, f"{r.sensor} back past {rule.clear}")  # fmt: skip
+            return _make(
+                rule,
+                AlertState.CLOSE,
+                episode,
+                r.device,
+                site,
+                r.sensor,
+                r.ts_ns,
+                r.value,
+                f"{r.sensor} back past {rule.clear}",
+            )
         return None
     if not beyond:
         entry["since"] = None
@@ -123,8 +131,17 @@ def _threshold(
         return None
     episode = alert_id(rule.name, r.device, r.sensor, entry["since"])
     entry["open"] = episode
-    return _make(rule, AlertState.OPEN, episode, r.device, site, r.sensor, r.ts_ns, r.value,
-                 f"{r.sensor} {limit} for {rule.min_duration_s:g} s")  # fmt: skip
+    return _make(
+        rule,
+        AlertState.OPEN,
+        episode,
+        r.device,
+        site,
+        r.sensor,
+        r.ts_ns,
+        r.value,
+        f"{r.sensor} {limit} for {rule.min_duration_s:g} s",
+    )
 
 
 def _rate(rule: RateRule, entry: dict[str, Any], site: str, r: Reading) -> Alert | None:
@@ -134,13 +151,32 @@ def _rate(rule: RateRule, entry: dict[str, Any], site: str, r: Reading) -> Alert
         return None
     rate = abs(r.value - previous[1]) / ((r.ts_ns - previous[0]) / _NS)
     if entry["open"] is None and rate > rule.max_per_s:
-        entry["open"] = alert_id(rule.name, r.device, r.sensor, r.ts_ns)
-        return _make(rule, AlertState.OPEN, entry["open"], r.device, site, r.sensor, r.ts_ns,
-                     r.value, f"{r.sensor} changing {rate:.4g}/s > {rule.max_per_s:g}/s")  # fmt: skip
+        episode: str = alert_id(rule.name, r.device, r.sensor, r.ts_ns)
+        entry["open"] = episode
+        return _make(
+            rule,
+            AlertState.OPEN,
+            episode,
+            r.device,
+            site,
+            r.sensor,
+            r.ts_ns,
+            r.value,
+            f"{r.sensor} changing {rate:.4g}/s > {rule.max_per_s:g}/s",
+        )
     if entry["open"] is not None and rate <= rule.max_per_s:
         episode, entry["open"] = entry["open"], None
-        return _make(rule, AlertState.CLOSE, episode, r.device, site, r.sensor, r.ts_ns,
-                     r.value, f"{r.sensor} rate back within {rule.max_per_s:g}/s")  # fmt: skip
+        return _make(
+            rule,
+            AlertState.CLOSE,
+            episode,
+            r.device,
+            site,
+            r.sensor,
+            r.ts_ns,
+            r.value,
+            f"{r.sensor} rate back within {rule.max_per_s:g}/s",
+        )
     return None
 
 
@@ -190,11 +226,23 @@ class DeviceLiveness:
         if entry.silent_episode is not None:
             if entry.backlog > 0:
                 message = f"recovered after partition, {entry.backlog} readings buffered"
-                severity = "info"
+                severity: Severity | None = "info"
             else:
                 message, severity = "device back", None
-            out.append(_make(self.rule, AlertState.CLOSE, entry.silent_episode, device, site,
-                             None, at_ns, None, message, severity))  # fmt: skip
+            out.append(
+                _make(
+                    self.rule,
+                    AlertState.CLOSE,
+                    entry.silent_episode,
+                    device,
+                    site,
+                    None,
+                    at_ns,
+                    None,
+                    message,
+                    severity,
+                )
+            )
             entry.silent_episode = None
         entry.last_seen_ns = max(entry.last_seen_ns, at_ns)
         return out
@@ -206,9 +254,19 @@ class DeviceLiveness:
                 continue
             if now_ns - entry.last_seen_ns >= self.rule.silent_s * _NS:
                 entry.silent_episode = alert_id(self.rule.name, device, None, entry.last_seen_ns)
-                out.append(_make(self.rule, AlertState.OPEN, entry.silent_episode, device,
-                                 entry.site, None, now_ns, None,
-                                 f"no data for {self.rule.silent_s:g} s"))  # fmt: skip
+                out.append(
+                    _make(
+                        self.rule,
+                        AlertState.OPEN,
+                        entry.silent_episode,
+                        device,
+                        entry.site,
+                        None,
+                        now_ns,
+                        None,
+                        f"no data for {self.rule.silent_s:g} s",
+                    )
+                )
         return out
 
     def online(self, device: str, now_ns: int) -> bool:

@@ -78,8 +78,16 @@ class WindowStats:
         return math.sqrt(max(self.m2, 0.0) / self.count) if self.count else 0.0
 
     def to_json(self) -> list[Any]:
-        return [self.count, self.mean, self.m2, self.minimum, self.maximum,
-                self.last_ts_ns, self.last_seq, self.last]  # fmt: skip
+        return [
+            self.count,
+            self.mean,
+            self.m2,
+            self.minimum,
+            self.maximum,
+            self.last_ts_ns,
+            self.last_seq,
+            self.last,
+        ]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> WindowStats:
@@ -106,5 +114,16 @@ class WindowAggregate:
     def of(
         cls, device: str, site: str, sensor: str, width_s: int, start_ns: int, s: WindowStats
     ) -> WindowAggregate:
-        return cls(device, site, sensor, width_s, start_ns, s.count, s.mean, s.stddev,
-                   s.minimum, s.maximum, s.last)  # fmt: skip
+        return cls(
+            device,
+            site,
+            sensor,
+            width_s,
+            start_ns,
+            s.count,
+            s.mean,
+            s.stddev,
+            s.minimum,
+            s.maximum,
+            s.last,
+        )

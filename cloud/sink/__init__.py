@@ -1,6 +1,6 @@
 """InfluxDB storage: line protocol for readings, aggregates and alerts; a retrying writer."""
 
-from .errors import SinkError, SinkRejected
+from .errors import SinkError, SinkRejectedError
 from .influx import BUCKET_KINDS, InfluxSink, bucket_for_width
 from .lines import aggregate_line, alert_line, reading_line, status_line
 
@@ -8,7 +8,7 @@ __all__ = [
     "BUCKET_KINDS",
     "InfluxSink",
     "SinkError",
-    "SinkRejected",
+    "SinkRejectedError",
     "aggregate_line",
     "alert_line",
     "bucket_for_width",

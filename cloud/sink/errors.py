@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from fieldlink.errors import FieldlinkError
 
-__all__ = ["SinkError", "SinkRejected"]
+__all__ = ["SinkError", "SinkRejectedError"]
 
 
 class SinkError(FieldlinkError, RuntimeError):
     """The sink could not do its job (for example, create its buckets)."""
 
 
-class SinkRejected(SinkError, ValueError):
+class SinkRejectedError(SinkError, ValueError):
     """InfluxDB refused a write as invalid (HTTP 4xx): retrying cannot help.
 
     ``status`` is the HTTP status and ``bucket`` where the write was going.

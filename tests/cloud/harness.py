@@ -47,6 +47,7 @@ class Stack:
             "FIELDLINK_CLOUD_INFLUX_ORG": creds.org,
             "FIELDLINK_CLOUD_BUCKET_PREFIX": f"{bucket_prefix or self.name}-",
             "FIELDLINK_CLOUD_GAP_TIMEOUT_S": "5",
+            "FIELDLINK_CLOUD_SESSION_TIMEOUT_S": "6",
         }
 
     def worker(self, run_dir: Path, name: str = "worker", **env: str) -> ManagedProcess:
@@ -67,17 +68,21 @@ class Stack:
         await admin.start()
         try:
             await admin.create_topics(
-                [NewTopic(t, num_partitions=self.partitions, replication_factor=1)
-                 for t in self.topics.all()]  # fmt: skip
+                [
+                    NewTopic(t, num_partitions=self.partitions, replication_factor=1)
+                    for t in self.topics.all()
+                ]
             )
         finally:
             await admin.close()
 
     async def produce(self, batches: Iterable[ReadingBatch], topic: str | None = None) -> int:
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.kafka.bootstrap_servers, acks="all", enable_idempotence=True,
+            bootstrap_servers=self.kafka.bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
             linger_ms=5,
-        )  # fmt: skip
+        )
         await producer.start()
         sent = 0
         try:
@@ -122,6 +127,15 @@ class Stack:
             key = (r["device"], r["sensor"], int(r["_time"].timestamp()))
             out.setdefault(key, {})[r["_field"]] = r["_value"]
         return out
+
+    def workers_with_records(self, prefix: str | None = None) -> set[str]:
+        found = query(
+            self.influxdb,
+            f'from(bucket: "{self.bucket("pipeline", prefix)}") |> range(start: 0) '
+            '|> filter(fn: (r) => r._measurement == "worker" and r._field == "records") '
+            "|> last()",
+        )
+        return {r["worker"] for r in found if r["_value"] > 0}
 
 
 def expected_aggregates(readings: Iterable[Reading], width_s: int = 60) -> dict[Any, Any]:
@@ -178,19 +192,41 @@ def batches_of(readings: list[Reading], size: int, site: str = "lab") -> list[Re
         for i in range(0, len(items), size):
             chunk = items[i : i + size]
             out.append(
-                ReadingBatch(device=device, site=site, boot_id=BOOT, seq_first=chunk[0].seq,
-                             seq_last=chunk[-1].seq, readings=tuple(chunk))  # fmt: skip
+                ReadingBatch(
+                    device=device,
+                    site=site,
+                    boot_id=BOOT,
+                    seq_first=chunk[0].seq,
+                    seq_last=chunk[-1].seq,
+                    readings=tuple(chunk),
+                )
             )
     return out
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_until(
+    predicate: Callable[[], bool],
+    timeout: float,
+    what: str,
+    explain: Callable[[], str] = lambda: "",
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}. {explain()}")
+
+
+def missing_report(stack: Stack, readings: list[Reading], prefix: str | None = None) -> str:
+    """Which readings are not in the raw bucket, per device, for a failure message."""
+    have = set(stack.raw(prefix))
+    gone: dict[str, list[int]] = {}
+    for r in readings:
+        if (r.device, r.sensor, r.ts_ns, r.value) not in have:
+            gone.setdefault(r.device, []).append(r.seq)
+    ranges = {d: (len(s), s[:3], s[-3:]) for d, s in gone.items()}
+    return f"raw has {len(have)} of {len(readings)}; missing per device: {ranges}"
 
 
 def recent_start(minutes_ago: int = 90) -> int:

@@ -6,6 +6,7 @@ Workers run as subprocesses (``python -m cloud worker``) under the lab superviso
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from ..harness import (
     batches_of,
     expected_aggregates,
     fleet,
+    missing_report,
     recent_start,
     same_aggregates,
     wait_until,
@@ -55,3 +57,89 @@ def test_duplicates_never_double_count_and_late_data_corrects_aggregates(
     assert stack.raw() == sorted((r.device, r.sensor, r.ts_ns, r.value) for r in readings)
     assert sum(a["count"] for a in stack.aggregates().values()) == len(readings)
     assert start % (60 * NS) == 0
+
+
+def test_worker_sigkilled_mid_stream_loses_nothing_and_double_counts_nothing(
+    kafka: KafkaServer, influxdb: InfluxServer, unique: str, tmp_path: Path
+):
+    stack = Stack(kafka, influxdb, unique)
+    asyncio.run(stack.create_topics())
+    readings = fleet(8, 4000, start_ns=recent_start(), step_ns=NS // 2)
+    batches = batches_of(readings, 20)
+    asyncio.run(stack.produce(batches[: len(batches) // 2]))
+    worker = stack.worker(tmp_path / "w")
+    with worker:
+        wait_until(lambda: len(stack.raw()) >= 2000, 120, "the worker to get going")
+        worker.kill()  # SIGKILL mid-stream: state changes and offsets were in flight
+        asyncio.run(stack.produce([*batches[len(batches) // 2 :], *batches[:50]]))
+        worker.start()
+        wait_until(
+            lambda: len(stack.raw()) == len(readings),
+            180,
+            "every reading",
+            lambda: missing_report(stack, readings) + "\n" + worker.log_tail(60),
+        )
+        want = expected_aggregates(readings)
+        wait_until(lambda: same_aggregates(stack.aggregates(), want), 60, "exact aggregates")
+    assert stack.raw() == sorted((r.device, r.sensor, r.ts_ns, r.value) for r in readings)
+    assert sum(a["count"] for a in stack.aggregates().values()) == len(readings)
+    assert sum(a["count"] for a in stack.aggregates("agg_1h").values()) == len(readings)
+
+
+def test_influxdb_down_30s_loses_nothing(
+    kafka: KafkaServer,
+    influxdb: InfluxServer,
+    unique: str,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+):
+    private = InfluxServer(tmp_path_factory.mktemp("influx-down"), binary=influxdb.binary)
+    with private:
+        stack = Stack(kafka, private, unique)
+        asyncio.run(stack.create_topics())
+        readings = fleet(4, 1000, start_ns=recent_start())
+        first = [r for r in readings if r.seq < 500]
+        second = [r for r in readings if r.seq >= 500 or r.seq % 50 == 7]  # late + duplicate
+        with stack.worker(tmp_path / "w"):
+            asyncio.run(stack.produce(batches_of(first, 25)))
+            wait_until(lambda: len(stack.raw()) == len(first), 120, "the first half")
+            private.stop()
+            asyncio.run(stack.produce(batches_of(second, 25)))
+            time.sleep(30)
+            private.start()
+            wait_until(lambda: len(stack.raw()) == len(readings), 180, "every reading")
+            want = expected_aggregates(readings)
+            wait_until(lambda: same_aggregates(stack.aggregates(), want), 60, "exact aggregates")
+        assert stack.raw() == sorted((r.device, r.sensor, r.ts_ns, r.value) for r in readings)
+
+
+def test_two_workers_split_partitions_and_equal_one_worker(
+    kafka: KafkaServer, influxdb: InfluxServer, unique: str, tmp_path: Path
+):
+    stack = Stack(kafka, influxdb, unique)
+    asyncio.run(stack.create_topics())
+    readings = fleet(8, 1000, start_ns=recent_start())
+    batches = batches_of(readings, 25)
+    asyncio.run(stack.produce([*batches, *batches[::4]]))
+    solo_env = stack.env(app_id=f"{unique}-solo", bucket_prefix=f"{unique}-solo")
+    pair_env = stack.env(app_id=f"{unique}-pair", bucket_prefix=f"{unique}-pair")
+    with (
+        stack.worker(tmp_path / "solo", **solo_env),
+        stack.worker(tmp_path / "a", "worker-a", **pair_env) as a,
+        stack.worker(tmp_path / "b", "worker-b", **pair_env) as b,
+    ):
+        for prefix in (f"{unique}-solo", f"{unique}-pair"):
+            wait_until(lambda p=prefix: len(stack.raw(p)) == len(readings), 180, prefix)
+        want = expected_aggregates(readings)
+        for prefix in (f"{unique}-solo", f"{unique}-pair"):
+            wait_until(
+                lambda p=prefix: same_aggregates(stack.aggregates(prefix=p), want), 60, prefix
+            )
+        # Both workers of the pair did part of the work (their pipeline metrics say so).
+        wait_until(
+            lambda: len(stack.workers_with_records(f"{unique}-pair")) == 2, 30, "both workers"
+        )
+        assert a.running
+        assert b.running
+    assert stack.raw(f"{unique}-solo") == stack.raw(f"{unique}-pair")
+    assert stack.aggregates(prefix=f"{unique}-solo") == stack.aggregates(prefix=f"{unique}-pair")

@@ -26,8 +26,13 @@ def streams(draw: st.DrawFn, max_size: int = 60, gaps: bool = False) -> list[Rea
         ts += steps[seq]
         if keep[seq] or seq == 0:
             out.append(
-                Reading(device="pi", sensor=SENSORS[seq % 2], value=float(values[seq]),
-                        ts_ns=ts, seq=seq)  # fmt: skip
+                Reading(
+                    device="pi",
+                    sensor=SENSORS[seq % 2],
+                    value=float(values[seq]),
+                    ts_ns=ts,
+                    seq=seq,
+                )
             )
     return out
 

@@ -9,7 +9,7 @@ import pytest
 from influxdb_client import InfluxDBClient
 
 from cloud.settings import CloudSettings
-from cloud.sink import InfluxSink, SinkRejected, reading_line
+from cloud.sink import InfluxSink, SinkRejectedError, reading_line
 from fieldlink.messages import Reading
 from lab.services import InfluxServer
 
@@ -70,7 +70,7 @@ async def test_invalid_write_is_refused_not_retried(influxdb: InfluxServer, uniq
     sink = InfluxSink(settings_for(influxdb, unique))
     sink.ensure_buckets()
     try:
-        with pytest.raises(SinkRejected) as info:
+        with pytest.raises(SinkRejectedError) as info:
             await sink.write("raw", ["reading,device=a value=notanumber 1"])
     finally:
         await sink.close()
