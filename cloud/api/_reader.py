@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
-from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+from influxdb_client.client.influxdb_client import InfluxDBClient
 
 from cloud.settings import CloudSettings
 from fieldlink.errors import FieldlinkError
@@ -26,15 +27,19 @@ class Reader:
         self.clock = clock
 
     async def _flux(self, flux: str) -> list[dict[str, Any]]:
-        s = self.settings
+        # The async client's CSV parsing needs aiocsv; the sync client in a thread does not.
         try:
-            async with InfluxDBClientAsync(
-                url=s.influx_url, token=s.influx_token, org=s.influx_org, timeout=10_000
-            ) as client:
-                records = await client.query_api().query_stream(flux)
-                return [record.values async for record in records]
+            return await asyncio.to_thread(self._flux_sync, flux)
         except Exception as exc:
             raise UpstreamError(f"InfluxDB query failed: {type(exc).__name__}: {exc}") from exc
+
+    def _flux_sync(self, flux: str) -> list[dict[str, Any]]:
+        s = self.settings
+        with InfluxDBClient(
+            url=s.influx_url, token=s.influx_token, org=s.influx_org, timeout=10_000
+        ) as client:
+            tables = client.query_api().query(flux)
+        return [record.values for table in tables for record in table.records]
 
     def _bucket(self, kind: str) -> str:
         return self.settings.bucket(kind)
@@ -112,6 +117,22 @@ class Reader:
             ]
         return [workers[w] for w in sorted(workers)]
 
+    async def _committed(self, admin: Any) -> dict[Any, Any]:
+        from aiokafka.errors import CoordinatorNotAvailableError
+
+        for attempt in range(10):
+            try:
+                result: dict[Any, Any] = await admin.list_consumer_group_offsets(
+                    self.settings.app_id
+                )
+                return result
+            except CoordinatorNotAvailableError:
+                # Kafka creates __consumer_offsets on first use; give it a moment.
+                if attempt == 9:
+                    raise
+                await asyncio.sleep(0.5)
+        return {}
+
     async def consumer_lag(self) -> dict[str, int]:
         """Records of the telemetry topic not yet committed by the worker group."""
         from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -124,11 +145,9 @@ class Reader:
         try:
             await admin.start()
             await consumer.start()
-            committed = await admin.list_consumer_group_offsets(s.app_id)
-            partitions = consumer.partitions_for_topic(topic) or set()
-            if not partitions:
-                await consumer.force_metadata_update()
-                partitions = consumer.partitions_for_topic(topic) or set()
+            committed = await self._committed(admin)
+            described = await admin.describe_topics([topic])
+            partitions = {p["partition"] for d in described for p in d.get("partitions", [])}
             tps = [TopicPartition(topic, p) for p in sorted(partitions)]
             ends = await consumer.end_offsets(tps) if tps else {}
         except Exception as exc:
