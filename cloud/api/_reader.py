@@ -125,12 +125,13 @@ class Reader:
                 result: dict[Any, Any] = await admin.list_consumer_group_offsets(
                     self.settings.app_id
                 )
-                return result
             except CoordinatorNotAvailableError:
                 # Kafka creates __consumer_offsets on first use; give it a moment.
                 if attempt == 9:
                     raise
                 await asyncio.sleep(0.5)
+            else:
+                return result
         return {}
 
     async def consumer_lag(self) -> dict[str, int]:
