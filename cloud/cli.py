@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 from pathlib import Path
 
 import click
@@ -78,6 +79,11 @@ def worker(config: Path | None, loglevel: str) -> None:
     if created:
         logger.info("created Kafka topics %s", ", ".join(created))
     app = create_app(settings, sink=sink)
+    # The local RocksDB is rebuilt from the changelog on every start. Faust's at-least-once
+    # recovery replays the changelog tail over the local files key by key, which can leave
+    # one key older than another after a SIGKILL; a state rebuilt from the changelog alone
+    # is always a prefix of what was written, which the pipeline's replay rule relies on.
+    shutil.rmtree(app.conf.tabledir, ignore_errors=True)
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
 
 

@@ -23,6 +23,7 @@ False
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,27 @@ class SeqTracker:
         if self.held and self.held_since_ns is None:
             self.held_since_ns = now_ns
         return Offer(fresh=True, released=released)
+
+    def offer_run(self, readings: Sequence[Reading], *, now_ns: int) -> Offer | None:
+        """Fast path for the common case: a batch that continues the stream exactly (its seqs
+        contiguous from ``next_release``, nothing held). Returns None when it does not apply,
+        and the caller offers the readings one by one."""
+        if self.held or not readings:
+            return None
+        first, last = readings[0].seq, readings[-1].seq
+        if first != self.next_release or last - first + 1 != len(readings):
+            return None
+        iv = self.intervals
+        if iv and iv[-1][1] >= first:
+            return None  # something at or above this run was delivered already
+        if iv and iv[-1][1] == first - 1:
+            iv[-1][1] = last
+        else:
+            iv.append([first, last])
+        if self.floor is None:
+            self.floor = first
+        self.next_release = last + 1
+        return Offer(fresh=True, released=tuple(readings))
 
     def _drain(self) -> tuple[Reading, ...]:
         out = []

@@ -82,7 +82,11 @@ class Processor:
         tracker = SeqTracker.from_json(entry["t"]) if entry else SeqTracker()
         counters = dict(entry["c"]) if entry else {"dup": 0, "late": 0, "fresh": 0}
         released: list[Reading] = []
-        for reading in batch.readings:
+        run = tracker.offer_run(batch.readings, now_ns=now_ns)
+        if run is not None:
+            out.raw.extend(batch.readings)
+            released.extend(run.released)
+        for reading in batch.readings if run is None else ():
             offer = tracker.offer(reading, now_ns=now_ns)
             if not offer.fresh:
                 out.duplicates += 1

@@ -67,7 +67,8 @@ def test_worker_sigkilled_mid_stream_loses_nothing_and_double_counts_nothing(
     readings = fleet(8, 4000, start_ns=recent_start(), step_ns=NS // 2)
     batches = batches_of(readings, 20)
     asyncio.run(stack.produce(batches[: len(batches) // 2]))
-    worker = stack.worker(tmp_path / "w")
+    # The production store: RocksDB (rocksdict) on local disk, plus the changelog.
+    worker = stack.worker(tmp_path / "w", FIELDLINK_CLOUD_STORE="rocksdb://")
     with worker:
         wait_until(lambda: len(stack.raw()) >= 2000, 120, "the worker to get going")
         worker.kill()  # SIGKILL mid-stream: state changes and offsets were in flight
