@@ -271,7 +271,9 @@ class DeviceLiveness:
 
     def online(self, device: str, now_ns: int) -> bool:
         entry = self.devices.get(device)
-        return entry is not None and now_ns - entry.last_seen_ns < self.rule.silent_s * _NS
+        if entry is None or entry.last_seen_ns < 0:
+            return False
+        return now_ns - entry.last_seen_ns < self.rule.silent_s * _NS
 
     def snapshot(self) -> Sequence[tuple[str, _Device]]:
         return sorted(self.devices.items())
