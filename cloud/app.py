@@ -25,7 +25,32 @@ from cloud.settings import CloudSettings
 from cloud.sink import InfluxSink
 from fieldlink.messages import KafkaTopics
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "read_range"]
+
+
+async def read_range(
+    bootstrap: str, topic: str, partition: int, start: int, end: int
+) -> list[tuple[int, bytes, int]]:
+    """Records ``[start, end)`` of one partition as (offset, value, timestamp ns), read
+    outside any consumer group (offsets of records deleted by retention are skipped)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    tp = TopicPartition(topic, partition)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        earliest = (await consumer.beginning_offsets([tp]))[tp]
+        consumer.seek(tp, max(start, earliest))
+        out: list[tuple[int, bytes, int]] = []
+        while await consumer.position(tp) < end:
+            for record in (await consumer.getmany(tp, timeout_ms=5000)).get(tp, []):
+                if record.offset >= end:
+                    break
+                out.append((record.offset, record.value or b"", record.timestamp * 1_000_000))
+        return out
+    finally:
+        await consumer.stop()
 
 
 def create_app(
@@ -73,6 +98,9 @@ def create_app(
     async def publish_deadletter(reason: str, value: bytes) -> None:
         await (await deadletter.send(key=reason.encode(), value=value))
 
+    async def fetch_range(partition: int, start: int, end: int) -> list[tuple[int, bytes, int]]:
+        return await read_range(settings.kafka_bootstrap, topics.telemetry, partition, start, end)
+
     worker = f"{socket.gethostname()}-{os.getpid()}"
     handlers = Handlers(
         settings,
@@ -82,6 +110,7 @@ def create_app(
         publish_deadletter=publish_deadletter,
         clock=clock,
         worker=worker,
+        fetch_range=fetch_range,
     )
     app.handlers = handlers  # type: ignore[attr-defined]
     started = time.monotonic()

@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 Publish = Callable[[str, bytes], Awaitable[None]]
 """Send (key, value) to a Kafka topic and wait for the broker's ack."""
 
+FetchRange = Callable[[int, int, int], Awaitable[list[tuple[int, bytes, int]]]]
+"""Read telemetry records ``[start, end)`` of a partition: (offset, value, ts_ns)."""
+
 
 @dataclass
 class Counters:
@@ -47,6 +50,7 @@ class Counters:
     rejected_writes: int = 0
     alerts: int = 0
     statuses: int = 0
+    refetched: int = 0
     missing: dict[str, int] = field(default_factory=dict)
     latencies_s: list[float] = field(default_factory=list)
 
@@ -64,6 +68,7 @@ class Handlers:
         publish_deadletter: Publish,
         clock: Callable[[], int] = time.time_ns,
         worker: str = "worker",
+        fetch_range: FetchRange | None = None,
     ):
         self.settings = settings
         self.processor = Processor(settings, store)
@@ -72,23 +77,45 @@ class Handlers:
         self.publish_deadletter = publish_deadletter
         self.clock = clock
         self.worker = worker
+        self.fetch_range = fetch_range
         self.counters = Counters()
         deadman = settings.alerts.deadman
         self.liveness = DeviceLiveness(deadman) if deadman else None
         self.partition_of: dict[str, int] = {}
 
     async def telemetry(self, value: bytes, *, offset: int, partition: int, ts_ns: int) -> None:
+        """One telemetry record. If Faust hands us an offset beyond the next one we expect
+        for the partition, the records in between were skipped (faust-streaming can ack
+        records it never delivered around a rebalance): fetch and process them first."""
+        key = f"p|{partition}"
+        last = self.processor.store.get(key)
+        if last is not None and offset > last["o"] + 1 and self.fetch_range is not None:
+            missed = await self.fetch_range(partition, last["o"] + 1, offset)
+            self.counters.refetched += len(missed)
+            logger.warning(
+                "partition %d: offsets %d-%d were never delivered; fetched %d records",
+                partition, last["o"] + 1, offset - 1, len(missed),
+            )  # fmt: skip
+            for missed_offset, missed_value, missed_ts_ns in missed:
+                await self._telemetry(
+                    missed_value, offset=missed_offset, partition=partition, ts_ns=missed_ts_ns
+                )
+        await self._telemetry(value, offset=offset, partition=partition, ts_ns=ts_ns)
+
+    async def _telemetry(self, value: bytes, *, offset: int, partition: int, ts_ns: int) -> None:
         started = time.perf_counter()
         self.counters.records += 1
         try:
             batch = decode(value, ReadingBatch)
         except DecodeError as exc:
             await self._dead_letter(value, exc)
+            self._advance(partition, offset)
             return
         self.partition_of[batch.device] = partition
         outcome = self.processor.process(batch, now_ns=self.clock(), offset=offset)
         if outcome.replayed:
             self.counters.replayed += 1
+            self._advance(partition, offset)
             return
         alerts = list(outcome.alerts)
         if self.liveness is not None:
@@ -97,6 +124,7 @@ class Handlers:
         for alert in alerts:
             await self.publish_alert(alert.device, encode(alert))
         self.processor.commit(outcome)
+        self._advance(partition, offset)
         c = self.counters
         c.readings_fresh += len(outcome.raw)
         c.duplicates += outcome.duplicates
@@ -105,6 +133,13 @@ class Handlers:
         c.missing[batch.device] = outcome.missing
         c.latencies_s.append(time.perf_counter() - started)
         del c.latencies_s[:-5000]
+
+    def _advance(self, partition: int, offset: int) -> None:
+        """Remember the highest offset of the partition fully handled (written last)."""
+        key = f"p|{partition}"
+        last = self.processor.store.get(key)
+        if last is None or offset > last["o"]:
+            self.processor.store[key] = {"o": offset}
 
     async def _store(self, outcome: Outcome, alerts: list[Alert], seen_ns: int) -> None:
         writes: dict[str, list[str]] = {"raw": [reading_line(r, outcome.site) for r in outcome.raw]}
@@ -188,6 +223,7 @@ class Handlers:
             "alerts": c.alerts,
             "missing": sum(c.missing.values()),
             "write_retries": self.sink.retries,
+            "refetched": c.refetched,
             "latency_p50_s": lat[len(lat) // 2],
             "latency_p99_s": lat[int(len(lat) * 0.99)],
             "write_p50_s": writes[len(writes) // 2],

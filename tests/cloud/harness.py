@@ -101,6 +101,18 @@ class Stack:
             await producer.stop()
         return sent
 
+    async def group_members(self, group: str) -> int:
+        """Members of a consumer group in a stable state (0 while it rebalances)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap_servers)
+        await admin.start()
+        try:
+            (response,) = await admin.describe_consumer_groups([group])
+        finally:
+            await admin.close()
+        (entry,) = response.groups
+        error_code, _, state, _, _, members = entry[:6]
+        return len(members) if error_code == 0 and state == "Stable" else 0
+
     def bucket(self, kind: str, prefix: str | None = None) -> str:
         return f"{prefix or self.name}-{kind}"
 

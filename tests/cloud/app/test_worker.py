@@ -121,7 +121,6 @@ def test_two_workers_split_partitions_and_equal_one_worker(
     asyncio.run(stack.create_topics())
     readings = fleet(8, 1000, start_ns=recent_start())
     batches = batches_of(readings, 25)
-    asyncio.run(stack.produce([*batches, *batches[::4]]))
     solo_env = stack.env(app_id=f"{unique}-solo", bucket_prefix=f"{unique}-solo")
     pair_env = stack.env(app_id=f"{unique}-pair", bucket_prefix=f"{unique}-pair")
     with (
@@ -129,6 +128,9 @@ def test_two_workers_split_partitions_and_equal_one_worker(
         stack.worker(tmp_path / "a", "worker-a", **pair_env) as a,
         stack.worker(tmp_path / "b", "worker-b", **pair_env) as b,
     ):
+        # Produce once the pair has split the partitions, so both get work.
+        wait_until(lambda: asyncio.run(stack.group_members(f"{unique}-pair")) == 2, 60, "the pair")
+        asyncio.run(stack.produce([*batches, *batches[::4]]))
         for prefix in (f"{unique}-solo", f"{unique}-pair"):
             wait_until(lambda p=prefix: len(stack.raw(p)) == len(readings), 180, prefix)
         want = expected_aggregates(readings)
