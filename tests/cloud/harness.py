@@ -101,6 +101,14 @@ class Stack:
             await producer.stop()
         return sent
 
+    async def produce_raw(self, topic: str, key: str, value: bytes) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.kafka.bootstrap_servers, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, key=key.encode(), value=value)
+        finally:
+            await producer.stop()
+
     async def group_members(self, group: str) -> int:
         """Members of a consumer group in a stable state (0 while it rebalances)."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap_servers)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from cloud.api import Reader
 from cloud.processing import Processor
 from cloud.settings import CloudSettings
-from fieldlink.messages import Alert, decode
+from fieldlink.messages import Alert, DeviceStatus, decode, encode
 from lab.services import InfluxServer, KafkaServer
 
-from ..harness import Stack, batches_of, fleet, recent_start, wait_until
+from ..harness import BOOT, Stack, batches_of, fleet, recent_start, wait_until
 from ..influx_helpers import query
 
 pytestmark = pytest.mark.integration
@@ -84,3 +85,36 @@ def test_scrambled_duplicated_stream_gives_the_in_order_episodes_once(
         '|> filter(fn: (r) => r._measurement == "alert" and r._field == "alert_id")',
     )
     assert sorted((r["_value"], r["state"]) for r in stored) == sorted(want)
+
+
+def test_silent_device_returning_with_a_backlog_reads_as_partition_recovery(
+    kafka: KafkaServer, influxdb: InfluxServer, unique: str, tmp_path: Path
+):
+    stack = Stack(kafka, influxdb, unique)
+    asyncio.run(stack.create_topics())
+    rules = {"rules": [{"kind": "deadman", "name": "silent", "silent_s": 3}]}
+    with stack.worker(tmp_path / "w", FIELDLINK_CLOUD_ALERTS=json.dumps(rules)):
+        asyncio.run(stack.produce(batches_of(fleet(1, 10, start_ns=recent_start()), 10)))
+        wait_until(
+            lambda: len(asyncio.run(_alerts_topic(kafka, stack.topics.alerts))) == 1,
+            60,
+            "the device to be called silent",
+        )
+        status = DeviceStatus(
+            device="pi-0", site="lab", boot_id=BOOT, ts_ns=time.time_ns(), online=True,
+            buffer_depth=500,
+        )  # fmt: skip
+        asyncio.run(stack.produce_raw(stack.topics.status, "pi-0", encode(status)))
+        wait_until(
+            lambda: len(asyncio.run(_alerts_topic(kafka, stack.topics.alerts))) == 2,
+            60,
+            "the device to come back",
+        )
+        time.sleep(3)  # nothing else may follow: one open, one close
+        alerts = asyncio.run(_alerts_topic(kafka, stack.topics.alerts))
+    assert [(a.rule, a.state.value, a.device) for a in alerts] == [
+        ("silent", "open", "pi-0"),
+        ("silent", "close", "pi-0"),
+    ]
+    assert alerts[0].alert_id == alerts[1].alert_id
+    assert alerts[1].message == "recovered after partition, 500 readings buffered"
