@@ -87,15 +87,16 @@ class Handlers:
         """One telemetry record. If Faust hands us an offset beyond the next one we expect
         for the partition, the records in between were skipped (faust-streaming can ack
         records it never delivered around a rebalance): fetch and process them first."""
-        key = f"p|{partition}"
-        last = self.processor.store.get(key)
-        if last is not None and offset > last["o"] + 1 and self.fetch_range is not None:
-            missed = await self.fetch_range(partition, last["o"] + 1, offset)
+        last = self.processor.store.get(f"p|{partition}")
+        expected = last["o"] + 1 if last is not None else 0  # 0: from the partition's start
+        if offset > expected and self.fetch_range is not None:
+            missed = await self.fetch_range(partition, expected, offset)
             self.counters.refetched += len(missed)
-            logger.warning(
-                "partition %d: offsets %d-%d were never delivered; fetched %d records",
-                partition, last["o"] + 1, offset - 1, len(missed),
-            )  # fmt: skip
+            if missed:
+                logger.warning(
+                    "partition %d: offsets %d-%d were never delivered; fetched %d records",
+                    partition, missed[0][0], offset - 1, len(missed),
+                )  # fmt: skip
             for missed_offset, missed_value, missed_ts_ns in missed:
                 await self._telemetry(
                     missed_value, offset=missed_offset, partition=partition, ts_ns=missed_ts_ns

@@ -46,11 +46,16 @@ async def test_offsets_skipped_by_the_consumer_are_fetched_and_processed(
         fetch_range=functools.partial(read_range, kafka.bootstrap_servers, stack.topics.telemetry),
     )
     try:
-        await handlers.telemetry(encode(batches[0]), offset=0, partition=0, ts_ns=0)
-        # The consumer jumps from offset 0 to 5: 1-4 were acked but never delivered.
+        # The first record delivered is offset 1: offset 0 was acked but never delivered.
+        await handlers.telemetry(encode(batches[1]), offset=1, partition=0, ts_ns=0)
+        assert handlers.counters.refetched == 1
+        # Then the consumer jumps from offset 1 to 5: 2-4 are missing too.
         await handlers.telemetry(encode(batches[5]), offset=5, partition=0, ts_ns=0)
+        assert handlers.counters.refetched == 4
+        # A redelivery of what was handled changes nothing.
+        await handlers.telemetry(encode(batches[3]), offset=3, partition=0, ts_ns=0)
     finally:
         await sink.close()
-    assert handlers.counters.refetched == 4
+    assert handlers.counters.replayed == 1
     assert handlers.counters.readings_fresh == 60
     assert stack.raw() == sorted((r.device, r.sensor, r.ts_ns, r.value) for r in readings)

@@ -74,6 +74,9 @@ def test_worker_sigkilled_mid_stream_loses_nothing_and_double_counts_nothing(
         worker.kill()  # SIGKILL mid-stream: state changes and offsets were in flight
         asyncio.run(stack.produce([*batches[len(batches) // 2 :], *batches[:50]]))
         worker.start()
+        wait_until(lambda: len(stack.raw()) >= 20000, 120, "the restarted worker to get going")
+        worker.kill()  # and once more, in the middle of the second half
+        worker.start()
         wait_until(
             lambda: len(stack.raw()) == len(readings),
             180,
