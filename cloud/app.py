@@ -95,8 +95,10 @@ def create_app(
     async def publish_alert(key: str, value: bytes) -> None:
         await (await alerts.send(key=key.encode(), value=value))
 
-    async def publish_deadletter(reason: str, value: bytes) -> None:
-        await (await deadletter.send(key=reason.encode(), value=value))
+    async def publish_deadletter(source: str, reason: str, detail: str, value: bytes) -> None:
+        headers = {"source": source.encode(), "reason": reason.encode(),
+                   "detail": detail[:1024].encode()}  # fmt: skip
+        await (await deadletter.send(key=reason.encode(), value=value, headers=headers))
 
     async def fetch_range(partition: int, start: int, end: int) -> list[tuple[int, bytes, int]]:
         return await read_range(settings.kafka_bootstrap, topics.telemetry, partition, start, end)

@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 Publish = Callable[[str, bytes], Awaitable[None]]
 """Send (key, value) to a Kafka topic and wait for the broker's ack."""
 
+DeadLetter = Callable[[str, str, str, bytes], Awaitable[None]]
+"""Send (source, reason, detail, raw value) to the dead-letter topic and wait for the ack."""
+
 FetchRange = Callable[[int, int, int], Awaitable[list[tuple[int, bytes, int]]]]
 """Read telemetry records ``[start, end)`` of a partition: (offset, value, ts_ns)."""
 
@@ -65,7 +68,7 @@ class Handlers:
         store: MutableMapping[str, Any],
         sink: InfluxSink,
         publish_alert: Publish,
-        publish_deadletter: Publish,
+        publish_deadletter: DeadLetter,
         clock: Callable[[], int] = time.time_ns,
         worker: str = "worker",
         fetch_range: FetchRange | None = None,
@@ -109,7 +112,7 @@ class Handlers:
         try:
             batch = decode(value, ReadingBatch)
         except DecodeError as exc:
-            await self._dead_letter(value, exc)
+            await self._dead_letter("telemetry", value, exc)
             self._advance(partition, offset)
             return
         self.partition_of[batch.device] = partition
@@ -176,16 +179,16 @@ class Handlers:
             self.counters.rejected_writes += 1
             logger.error("dropping %d points InfluxDB refused: %s", len(lines), exc)  # noqa: TRY400 - expected, no traceback wanted
 
-    async def _dead_letter(self, value: bytes, exc: DecodeError) -> None:
+    async def _dead_letter(self, source: str, value: bytes, exc: DecodeError) -> None:
         self.counters.dead_letters += 1
-        logger.warning("dead-lettering a record: %s", exc.reason.value)
-        await self.publish_deadletter(exc.reason.value, value[:65536])
+        logger.warning("dead-lettering a %s record: %s", source, exc)
+        await self.publish_deadletter(source, exc.reason.value, exc.detail, value)
 
     async def status(self, value: bytes, *, ts_ns: int) -> None:
         try:
             status = decode(value, DeviceStatus)
         except DecodeError as exc:
-            await self._dead_letter(value, exc)
+            await self._dead_letter("status", value, exc)
             return
         self.counters.statuses += 1
         alerts: list[Alert] = []

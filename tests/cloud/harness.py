@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from cloud.processing import window_start
@@ -108,6 +108,23 @@ class Stack:
             await producer.send_and_wait(topic, key=key.encode(), value=value)
         finally:
             await producer.stop()
+
+    async def read_all(self, topic: str) -> list[Any]:
+        """Every record of a topic, partition by partition, outside any consumer group."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka.bootstrap_servers)
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, p) for p in range(self.partitions)]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            out: list[Any] = []
+            while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+                for records in (await consumer.getmany(timeout_ms=2000)).values():
+                    out.extend(records)
+            return out
+        finally:
+            await consumer.stop()
 
     async def group_members(self, group: str) -> int:
         """Members of a consumer group in a stable state (0 while it rebalances)."""

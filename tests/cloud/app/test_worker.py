@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from fieldlink.messages import DeviceStatus, encode
 from lab.services import InfluxServer, KafkaServer
 
 from ..harness import (
+    BOOT,
     NS,
     Stack,
     batches_of,
@@ -40,6 +42,10 @@ def test_duplicates_never_double_count_and_late_data_corrects_aggregates(
     batches = batches_of(on_time, 25)
     # Every batch twice, and overlapping re-batchings, as redeliveries from the edge would be.
     asyncio.run(stack.produce([*batches, *batches_of(on_time, 40), *batches[::3]]))
+    status = DeviceStatus(device="pi-0", site="lab", boot_id=BOOT, ts_ns=0, online=True)
+    for bad in (b"not json", b'{"v": 99}', encode(status)):  # bad input, in the middle
+        asyncio.run(stack.produce_raw(stack.topics.telemetry, "pi-0", bad))
+    asyncio.run(stack.produce(batches[::7]))
     with stack.worker(tmp_path / "w"):
         wait_until(lambda: len(stack.raw()) == len(on_time), 120, "on-time readings")
         want = expected_aggregates(on_time)
@@ -57,6 +63,12 @@ def test_duplicates_never_double_count_and_late_data_corrects_aggregates(
     assert stack.raw() == sorted((r.device, r.sensor, r.ts_ns, r.value) for r in readings)
     assert sum(a["count"] for a in stack.aggregates().values()) == len(readings)
     assert start % (60 * NS) == 0
+    letters = asyncio.run(stack.read_all(stack.topics.deadletter))
+    assert sorted((dict(r.headers)["reason"], r.value) for r in letters) == [
+        (b"malformed", b"not json"),
+        (b"unsupported_version", b'{"v": 99}'),
+        (b"wrong_type", encode(status)),
+    ]
 
 
 def test_worker_sigkilled_mid_stream_loses_nothing_and_double_counts_nothing(
