@@ -12,6 +12,7 @@ it; see :mod:`cloud.processing.pipeline` for why one table and why replays are h
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import time
@@ -74,7 +75,6 @@ def create_app(
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
-        stream_wait_empty=False,
         key_serializer="raw",
         value_serializer="raw",
     )
@@ -113,19 +113,24 @@ def create_app(
         clock=clock,
         worker=worker,
         fetch_range=fetch_range,
+        depth=settings.pipeline_depth,
     )
     app.handlers = handlers  # type: ignore[attr-defined]
     started = time.monotonic()
 
     @app.agent(telemetry)
     async def on_telemetry(stream: Any) -> None:
-        async for event in stream.events():
+        # Acked by hand once the record's data is stored and its state committed; before a
+        # rebalance Faust waits for those acks (stream_wait_empty).
+        manual = stream.noack()
+        async for event in manual.events():
             message = event.message
-            await handlers.telemetry(
+            await handlers.submit(
                 message.value,
                 offset=message.offset,
                 partition=message.partition,
                 ts_ns=int(message.timestamp * 1e9),
+                ack=functools.partial(manual.ack, event),
             )
 
     @app.agent(status)

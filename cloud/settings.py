@@ -174,6 +174,14 @@ class CloudSettings(FieldlinkSettings):
         description="How long a seq gap may stay open before its seqs count as missing and "
         "held readings are released to the alert rules.",
     )
+    pipeline_depth: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        title="Records in flight",
+        description="Telemetry records whose InfluxDB writes may overlap; state is still "
+        "committed and records acked strictly in order. 1 is fully sequential.",
+    )
     write_retry_max_s: float = Field(
         default=5.0, gt=0, title="Write backoff cap", description="Longest pause between retries."
     )
