@@ -28,20 +28,23 @@ def _settings(config: Path | None) -> CloudSettings:
 async def ensure_topics(settings: CloudSettings) -> list[str]:
     """Create the tier's Kafka topics that do not exist yet; return those created."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
 
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         wanted = [t for t in KafkaTopics(settings.topic_prefix).all() if t not in existing]
-        if wanted:
-            await admin.create_topics(
-                [
-                    NewTopic(t, num_partitions=settings.partitions, replication_factor=1)
-                    for t in wanted
-                ]
-            )
-        return wanted
+        made = []
+        for name in wanted:
+            try:
+                await admin.create_topics(
+                    [NewTopic(name, num_partitions=settings.partitions, replication_factor=1)]
+                )
+            except TopicAlreadyExistsError:
+                continue  # another worker starting at the same time made it
+            made.append(name)
+        return made
     finally:
         await admin.close()
 

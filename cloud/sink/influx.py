@@ -84,11 +84,16 @@ class InfluxSink:
                     if api.find_bucket_by_name(name) is not None:
                         continue
                     rules = BucketRetentionRules(type="expire", every_seconds=retention)  # type: ignore[no-untyped-call]
-                    api.create_bucket(
-                        bucket_name=name,
-                        org=s.influx_org,
-                        retention_rules=[rules] if retention else [],
-                    )
+                    try:
+                        api.create_bucket(
+                            bucket_name=name,
+                            org=s.influx_org,
+                            retention_rules=[rules] if retention else [],
+                        )
+                    except ApiException as exc:
+                        if exc.status == 422 and "already exists" in str(exc.body):
+                            continue  # another worker starting at the same time made it
+                        raise
                     created.append(name)
         except (ApiException, OSError) as exc:
             raise SinkError(f"cannot create buckets at {s.influx_url}: {exc}") from exc

@@ -93,3 +93,11 @@ async def test_write_waits_out_an_influxdb_outage(
         await sink.close()
         assert sink.retries > 0
         assert len(rows(server, f"{unique}-raw", "reading", "value")) == 200
+
+
+async def test_workers_starting_together_both_ensure_buckets(influxdb: InfluxServer, unique: str):
+    sinks = [InfluxSink(settings_for(influxdb, unique)) for _ in range(4)]
+    created = await asyncio.gather(*(asyncio.to_thread(s.ensure_buckets) for s in sinks))
+    assert sorted(name for names in created for name in names) == sorted(
+        f"{unique}-{k}" for k in ("raw", "events", "pipeline", "agg_1m", "agg_1h")
+    )
