@@ -321,14 +321,20 @@ class Agent:
 
     def metrics_text(self, status: DeviceStatus) -> str:
         p = self.publisher
+        stats = self.buffer.stats()
         return metrics.render(
             {
                 "fieldlink_edge_buffer_depth": (status.buffer_depth, "gauge", "Readings buffered."),
                 "fieldlink_edge_buffer_bytes": (status.buffer_bytes, "gauge", "Bytes buffered."),
                 "fieldlink_edge_buffer_max_bytes": (
-                    self.buffer.stats().max_bytes,
+                    stats.max_bytes,
                     "gauge",
                     "Byte cap in force (the setting, or the cap override file).",
+                ),
+                "fieldlink_edge_buffer_in_flight": (
+                    stats.in_flight,
+                    "gauge",
+                    "Buffered readings in flight (published, not yet acknowledged): never dropped.",
                 ),
                 "fieldlink_edge_bad_cap_overrides_total": (
                     0 if self.cap_override is None else self.cap_override.bad_reads,
