@@ -10,7 +10,7 @@ With ``record=True`` (the simulator's ground truth for the lab's judge) every re
 inserted into a ``generated`` table in the same transaction as the buffer row: a reading is in
 the record iff it was committed to the buffer, so a crash loses the same readings from both.
 That table is never deleted from by publishing, eviction or expiry; it is re-stamped together
-with the buffer when the clock syncs. Read it with :func:`edge.buffer.read_record`.
+with the buffer when the clock syncs. Read it with :func:`edge.buffer.read_generated`.
 """
 
 from __future__ import annotations
