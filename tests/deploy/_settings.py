@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
-
-import pytest
 
 from fieldlink.settings import FieldlinkSettings
 
@@ -17,16 +14,6 @@ SETTINGS = {  # env prefix -> the settings class that reads it
     "FIELDLINK_BRIDGE_": "broker.bridge.settings:BridgeSettings",
     "FIELDLINK_CLOUD_": "cloud.settings:CloudSettings",
 }
-
-CLOUD_MISSING = importlib.util.find_spec("cloud.settings") is None
-
-cloud_tier = pytest.mark.xfail(
-    CLOUD_MISSING,
-    reason="the cloud tier (issue 5) is not merged into this branch yet; once it is, these "
-    "tests run for real",
-    raises=ModuleNotFoundError,
-    strict=True,
-)
 
 
 def settings_class(prefix: str) -> type[FieldlinkSettings]:

@@ -14,7 +14,7 @@ import yaml
 from broker.mosquitto import BrokerConfig, Profile
 from fieldlink.messages import KafkaTopics
 
-from ._settings import cloud_tier, load_from_environment
+from ._settings import load_from_environment
 from .conftest import REPO
 
 pytestmark = pytest.mark.unit
@@ -205,7 +205,6 @@ def test_bridge_environment_loads_its_settings() -> None:
     assert named("Deployment", "fieldlink-bridge")["spec"]["strategy"]["type"] == "Recreate"
 
 
-@cloud_tier
 @pytest.mark.parametrize("name", ["fieldlink-processor", "fieldlink-api"])
 def test_cloud_environment_loads_its_settings(name: str) -> None:
     (container,) = named("Deployment", name)["spec"]["template"]["spec"]["containers"]
