@@ -28,6 +28,7 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "edge": ("edge.cli:group", "The Raspberry Pi agent: sample sensors, buffer, publish.", "edge"),
     "bridge": ("broker.bridge.cli:group", "MQTT <-> Kafka bridge.", "broker"),
     "broker": ("broker.cli:group", "Mosquitto config, credentials, ACL and TLS.", "broker"),
+    "cloud": ("cloud.cli:group", "Faust processors, InfluxDB sink and API.", "cloud"),
 }
 
 

@@ -1,0 +1,154 @@
+"""The Faust app: thin agents around :class:`cloud.handlers.Handlers`.
+
+One agent per input topic. The telemetry agent takes one ReadingBatch per Kafka record and
+hands it over with its offset and an ``ack`` the handler calls once the record's data is in
+InfluxDB and its state committed (up to ``pipeline_depth`` records in flight). All state
+lives in one table (``state``) whose changelog is co-partitioned with the telemetry topic,
+so a restarted or newly assigned worker recovers it; see :mod:`cloud.processing.pipeline` for why one table and why replays are harmless.
+
+>>> from cloud.settings import CloudSettings
+>>> app = create_app(CloudSettings.load(store="memory://", app_id="doc"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import faust
+
+from cloud.handlers import Handlers
+from cloud.settings import CloudSettings
+from cloud.sink import InfluxSink
+from fieldlink.messages import KafkaTopics
+
+__all__ = ["create_app", "read_range"]
+
+
+async def read_range(
+    bootstrap: str, topic: str, partition: int, start: int, end: int
+) -> list[tuple[int, bytes, int]]:
+    """Records ``[start, end)`` of one partition as (offset, value, timestamp ns), read
+    outside any consumer group (offsets of records deleted by retention are skipped)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    tp = TopicPartition(topic, partition)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        earliest = (await consumer.beginning_offsets([tp]))[tp]
+        consumer.seek(tp, max(start, earliest))
+        out: list[tuple[int, bytes, int]] = []
+        while await consumer.position(tp) < end:
+            for record in (await consumer.getmany(tp, timeout_ms=5000)).get(tp, []):
+                if record.offset >= end:
+                    break
+                out.append((record.offset, record.value or b"", record.timestamp * 1_000_000))
+        return out
+    finally:
+        await consumer.stop()
+
+
+def create_app(
+    settings: CloudSettings,
+    *,
+    sink: InfluxSink | None = None,
+    clock: Callable[[], int] = time.time_ns,
+) -> faust.App:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store=settings.store,
+        datadir=settings.data_dir,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        table_standby_replicas=0,
+        web_enabled=False,
+        broker_commit_interval=1.0,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    topics = KafkaTopics(settings.topic_prefix)
+
+    def topic(name: str) -> Any:
+        return app.topic(name, key_type=bytes, value_type=bytes, partitions=settings.partitions)
+
+    telemetry, status = topic(topics.telemetry), topic(topics.status)
+    alerts, deadletter = topic(topics.alerts), topic(topics.deadletter)
+    state = app.Table(
+        "state",
+        default=None,
+        partitions=settings.partitions,
+        schema=faust.Schema(key_serializer="json", value_serializer="json"),
+    )
+
+    async def publish_alert(key: str, value: bytes) -> None:
+        await (await alerts.send(key=key.encode(), value=value))
+
+    async def publish_deadletter(source: str, reason: str, detail: str, value: bytes) -> None:
+        headers = {"source": source.encode(), "reason": reason.encode(),
+                   "detail": detail[:1024].encode()}  # fmt: skip
+        await (await deadletter.send(key=reason.encode(), value=value, headers=headers))
+
+    async def fetch_range(partition: int, start: int, end: int) -> list[tuple[int, bytes, int]]:
+        return await read_range(settings.kafka_bootstrap, topics.telemetry, partition, start, end)
+
+    worker = f"{socket.gethostname()}-{os.getpid()}"
+    handlers = Handlers(
+        settings,
+        store=state,
+        sink=sink or InfluxSink(settings),
+        publish_alert=publish_alert,
+        publish_deadletter=publish_deadletter,
+        clock=clock,
+        worker=worker,
+        fetch_range=fetch_range,
+        depth=settings.pipeline_depth,
+    )
+    app.handlers = handlers  # type: ignore[attr-defined]
+    started = time.monotonic()
+
+    @app.agent(telemetry)
+    async def on_telemetry(stream: Any) -> None:
+        # Acked by hand once the record's data is stored and its state committed; before a
+        # rebalance Faust waits for those acks (stream_wait_empty).
+        manual = stream.noack()
+        async for event in manual.events():
+            message = event.message
+            await handlers.submit(
+                message.value,
+                offset=message.offset,
+                partition=message.partition,
+                ts_ns=int(message.timestamp * 1e9),
+                ack=functools.partial(manual.ack, event),
+            )
+
+    @app.agent(status)
+    async def on_status(stream: Any) -> None:
+        async for event in stream.events():
+            await handlers.status(event.message.value, ts_ns=int(event.message.timestamp * 1e9))
+
+    deadman = settings.alerts.deadman
+
+    @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
+    async def check_deadman() -> None:
+        # After a restart, give the backlog time to arrive before calling anyone silent.
+        if deadman is not None and time.monotonic() - started >= deadman.silent_s:
+            assigned = {tp.partition for tp in app.consumer.assignment()}
+            await handlers.deadman(assigned)
+
+    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
+    async def report() -> None:
+        await handlers.report()
+
+    return app

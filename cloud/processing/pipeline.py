@@ -1,0 +1,165 @@
+"""One ReadingBatch through dedup, windows and alert rules, over a key-value state store.
+
+The store is any ``MutableMapping[str, JSON]``: a dict in tests, a Faust table with a
+changelog in the worker. :meth:`Processor.process` computes an :class:`Outcome` without
+touching the store; the caller writes the outcome's data to InfluxDB and only then
+:meth:`Processor.commit` s the state updates. So state never runs ahead of storage.
+
+Replays are harmless. Each state entry remembers the Kafka offset of the record that last
+changed it, and a record's updates are written windows first, alert state next, the dedup
+entry last, all to one changelog partition. Whatever prefix of them survived a crash, the
+replayed record skips the entries it already changed and applies the rest exactly once.
+
+>>> from fieldlink.messages import Reading, ReadingBatch
+>>> from cloud.settings import CloudSettings
+>>> p = Processor(CloudSettings.load(window_widths_s=(60,)), store={})
+>>> batch = ReadingBatch(device="pi", site="lab", boot_id="0" * 32, seq_first=0, seq_last=0,
+...     readings=(Reading(device="pi", sensor="t", value=2.0, ts_ns=10**9, seq=0),))
+>>> out = p.process(batch, now_ns=10**9, offset=0)
+>>> p.commit(out)
+>>> [(a.count, a.mean) for a in out.aggregates], p.process(batch, 10**9, 1).duplicates
+([(1, 2.0)], 1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloud.settings import CloudSettings
+from fieldlink.messages import Alert, Reading, ReadingBatch
+
+from .alerts import AlertEngine
+from .dedup import SeqTracker
+from .windows import WindowAggregate, WindowStats, window_start
+
+__all__ = ["Outcome", "Processor"]
+
+_NS = 1_000_000_000
+
+
+@dataclass
+class Outcome:
+    device: str
+    site: str
+    raw: list[Reading] = field(default_factory=list)
+    """Fresh readings: every one goes to the raw bucket."""
+    aggregates: list[WindowAggregate] = field(default_factory=list)
+    """Every window this record touched, with its statistics after the record."""
+    alerts: list[Alert] = field(default_factory=list)
+    duplicates: int = 0
+    too_late: int = 0
+    """Fresh readings beyond the allowed lateness: stored raw, not aggregated."""
+    missing: int = 0
+    """Seqs of this (device, boot) given up on so far (the tracker's running count)."""
+    replayed: bool = False
+    """The record had been fully applied before (a redelivery after a crash)."""
+    updates: list[tuple[str, Any]] = field(default_factory=list)
+
+
+class Processor:
+    """Applies the pure core to batches; see the module docstring for the replay rule."""
+
+    def __init__(self, settings: CloudSettings, store: MutableMapping[str, Any] | None = None):
+        self.settings = settings
+        self.store: MutableMapping[str, Any] = {} if store is None else store
+        self.alerts = AlertEngine(settings.alerts)
+        self._lateness_ns = int(settings.allowed_lateness_s * _NS)
+        self._gap_ns = int(settings.gap_timeout_s * _NS)
+
+    @staticmethod
+    def dedup_key(device: str, boot_id: str) -> str:
+        return f"d|{device}|{boot_id}"
+
+    def process(self, batch: ReadingBatch, now_ns: int, offset: int) -> Outcome:
+        out = Outcome(batch.device, batch.site)
+        dkey = self.dedup_key(batch.device, batch.boot_id)
+        entry = self.store.get(dkey)
+        if entry is not None and entry["o"] >= offset:
+            out.replayed = True
+            return out
+        tracker = SeqTracker.from_json(entry["t"]) if entry else SeqTracker()
+        counters = dict(entry["c"]) if entry else {"dup": 0, "late": 0, "fresh": 0}
+        released: list[Reading] = []
+        run = tracker.offer_run(batch.readings, now_ns=now_ns)
+        if run is not None:
+            out.raw.extend(batch.readings)
+            released.extend(run.released)
+        for reading in batch.readings if run is None else ():
+            offer = tracker.offer(reading, now_ns=now_ns)
+            if not offer.fresh:
+                out.duplicates += 1
+                continue
+            out.raw.append(reading)
+            released.extend(offer.released)
+        released.extend(tracker.expire(now_ns=now_ns, gap_timeout_ns=self._gap_ns))
+        self._aggregate(out, offset, now_ns)
+        self._alert(out, offset, released)
+        counters["dup"] += out.duplicates
+        counters["late"] += out.too_late
+        counters["fresh"] += len(out.raw)
+        out.missing = tracker.missing
+        out.updates.append((dkey, {"o": offset, "t": tracker.to_json(), "c": counters}))
+        return out
+
+    def _aggregate(self, out: Outcome, offset: int, now_ns: int) -> None:
+        touched: dict[str, tuple[WindowStats, bool, str, int, int]] = {}
+        for reading in out.raw:
+            if now_ns - reading.ts_ns > self._lateness_ns:
+                out.too_late += 1
+                continue
+            if reading.value is None:
+                continue
+            for width in self.settings.window_widths_s:
+                start = window_start(reading.ts_ns, width)
+                key = f"w|{out.device}|{reading.sensor}|{width}|{start}"
+                if key not in touched:
+                    stored = self.store.get(key)
+                    applied = stored is not None and stored["o"] >= offset
+                    stats = WindowStats.from_json(stored["s"]) if stored else WindowStats.empty()
+                    touched[key] = (stats, applied, reading.sensor, width, start)
+                stats, applied, *_ = touched[key]
+                if not applied:
+                    stats.add(reading.value, ts_ns=reading.ts_ns, seq=reading.seq)
+        for key, (stats, applied, sensor, width, start) in touched.items():
+            out.aggregates.append(
+                WindowAggregate.of(out.device, out.site, sensor, width, start, stats)
+            )
+            if not applied:
+                out.updates.append((key, {"o": offset, "s": stats.to_json()}))
+
+    def _alert(self, out: Outcome, offset: int, released: list[Reading]) -> None:
+        if not released:
+            return
+        akey = f"a|{out.device}"
+        stored = self.store.get(akey)
+        if stored is not None and stored["o"] >= offset:
+            return
+        state = dict(stored["s"]) if stored else {}
+        state = {k: dict(v) for k, v in state.items()}
+        out.alerts = self.alerts.evaluate(state, out.site, released)
+        out.updates.append((akey, {"o": offset, "s": state}))
+
+    def commit(self, outcome: Outcome) -> None:
+        """Persist the state changes of an outcome whose data has been stored."""
+        for key, value in outcome.updates:
+            self.store[key] = value
+
+    def flush(self, device: str, boot_id: str, site: str, now_ns: int, offset: int) -> Outcome:
+        """Give up on gaps older than the gap timeout without new data (a timer's job)."""
+        out = Outcome(device, site)
+        dkey = self.dedup_key(device, boot_id)
+        entry = self.store.get(dkey)
+        if entry is None:
+            return out
+        tracker = SeqTracker.from_json(entry["t"])
+        released = list(tracker.expire(now_ns=now_ns, gap_timeout_ns=self._gap_ns))
+        self._alert(out, offset, released)
+        out.missing = tracker.missing
+        out.updates.append((dkey, {"o": offset, "t": tracker.to_json(), "c": entry["c"]}))
+        return out
+
+    def window(self, device: str, sensor: str, width_s: int, start_ns: int) -> WindowStats | None:
+        stored = self.store.get(f"w|{device}|{sensor}|{width_s}|{start_ns}")
+        return WindowStats.from_json(stored["s"]) if stored else None
