@@ -139,13 +139,15 @@ def reports_with_records(stack: Stack) -> int:
     return int(found[0]["_value"]) if found else 0
 
 
-def wait_stored(stack: Stack, run: SimRun, timeout: float = 180) -> None:
-    """Every reading, the open overheat and a few worker reports are in InfluxDB."""
+def wait_stored(stack: Stack, run: SimRun, timeout: float = 180, *, more: int = 0) -> None:
+    """Every reading (and ``more`` produced beside the run), the open overheat and a few
+    worker reports are in InfluxDB."""
+    want = len(run.readings) + more
     wait_until(
-        lambda: raw_count(stack) == len(run.readings),
+        lambda: raw_count(stack) == want,
         timeout,
         "every simulated reading in the raw bucket",
-        lambda: f"raw has {raw_count(stack)} of {len(run.readings)}",
+        lambda: f"raw has {raw_count(stack)} of {want}",
     )
     wait_until(lambda: open_alerts(stack, HOT_DEVICE) >= 1, 60, "the overheat alert")
     wait_until(lambda: reports_with_records(stack) >= 3, 60, "three worker reports")
