@@ -15,6 +15,7 @@ from typing import Protocol
 from lab.settings import LabSettings
 
 from ._run import Progress
+from .chromium import ChromiumInstaller
 from .errors import InstallError
 from .imagetools import ImageToolsInstaller
 from .influxdb import InfluxInstaller
@@ -31,7 +32,7 @@ __all__ = [
     "mosquitto_binary",
 ]
 
-COMPONENTS = ("mosquitto", "kafka", "influxdb", "imagetools")
+COMPONENTS = ("mosquitto", "kafka", "influxdb", "imagetools", "chromium")
 
 
 class Installer(Protocol):
@@ -52,6 +53,7 @@ def installers(settings: LabSettings) -> dict[str, Installer]:
             settings.influxd_path, settings.influxdb_version, settings.build_dir
         ),
         "imagetools": ImageToolsInstaller(),
+        "chromium": ChromiumInstaller(),
     }
 
 

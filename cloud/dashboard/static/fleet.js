@@ -4,6 +4,8 @@
 
 let devices = [];
 
+const byName = (a, b) => a.localeCompare(b, undefined, { numeric: true });
+
 function sortKey(device, key) {
   if (key === "online") return device.online ? 1 : 0;
   if (key === "device") return device.device;
@@ -17,7 +19,8 @@ function render() {
     .filter((d) => !needle || d.device.includes(needle) || d.site.includes(needle))
     .sort((a, b) => {
       const ka = sortKey(a, key), kb = sortKey(b, key);
-      return ka < kb ? -1 : ka > kb ? 1 : a.device < b.device ? -1 : 1;
+      if (typeof ka === "string") return byName(ka, kb);
+      return ka < kb ? -1 : ka > kb ? 1 : byName(a.device, b.device);
     });
   const rows = shown.map((d) =>
     fl.el("tr", { "data-device": d.device },

@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from fieldlink.messages import DeviceStatus, Reading, ReadingBatch
+from lab.install.chromium import CHROMIUM as CHROMIUM_PATH
 from lab.replay import InvariantResult, Scenario, Verdict
 from lab.replay.report import Timelines, write_report
 from lab.services import InfluxServer, KafkaServer, ManagedProcess, free_port, port_open
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = str(CHROMIUM_PATH)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
