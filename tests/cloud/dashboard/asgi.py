@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 
 async def get(app: Any, target: str) -> tuple[int, Any]:
@@ -17,7 +17,7 @@ async def get(app: Any, target: str) -> tuple[int, Any]:
         "http_version": "1.1",
         "method": "GET",
         "scheme": "http",
-        "path": url.path,
+        "path": unquote(url.path),  # servers decode the path, as uvicorn does
         "raw_path": url.path.encode(),
         "query_string": url.query.encode(),
         "headers": [(b"host", b"test")],

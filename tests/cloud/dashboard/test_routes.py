@@ -22,7 +22,6 @@ SETTINGS = dict(influx_url="http://127.0.0.1:9", kafka_bootstrap="127.0.0.1:9")
 @pytest.mark.parametrize(
     "target",
     [
-        "/devices/..%2F..%2Fetc/series",
         "/devices/Pi-1/series",
         "/devices/pi%201/series",
         "/devices/" + "p" * 100 + "/series",
@@ -99,3 +98,22 @@ async def test_reports_are_listed_newest_first_and_served_inside_the_folder(
                     "/reports/files/..%2Fsecret.txt"):  # fmt: skip
         status, _ = await get(app, hostile)
         assert status == 404, hostile
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/ui/%00",
+        "/ui/a%00b.js",
+        "/ui/..%5c..%5cetc",
+        "/ui/" + "a/" * 2000,
+        "/reports/files/%00",
+        "/reports/files/" + "a" * 5000,
+        "/reports/files/x/../../",
+        "/devices/..%2F..%2Fetc/series",
+    ],
+)
+async def test_hostile_paths_are_a_404_never_a_500(target: str, tmp_path: Path) -> None:
+    app = create_api(CloudSettings.load(**SETTINGS, reports_dir=tmp_path))
+    status, _ = await get(app, target)
+    assert status == 404
