@@ -73,7 +73,8 @@ def _time(ns: int) -> str:
 
 def fill(flux: str, variables: dict[str, str], start_ns: int, stop_ns: int, window: str) -> str:
     """What Grafana sends: template variables replaced in the browser (``${name}`` and
-    ``${name:regex}``), then the Flux macros replaced by the server with literals."""
+    ``${name:regex}``), then the Flux macros replaced by its InfluxDB data source with
+    literals (RFC 3339 times, the interval as a duration in ms)."""
 
     def variable(match: re.Match[str]) -> str:
         name, fmt = match.group(1), match.group(2)

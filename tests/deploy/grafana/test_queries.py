@@ -17,14 +17,22 @@ from cloud.api._lag import LagRecorder
 from cloud.settings import CloudSettings
 from lab.services import InfluxServer, KafkaServer
 
-from ...cloud.dashboard.simrun import HOT_DEVICE, RULES, SimRun, produce_sync, simulate, wait_stored
+from ...cloud.dashboard.simrun import (
+    HOT_DEVICE,
+    RULES,
+    SimRun,
+    produce_sync,
+    refresh_devices,
+    simulate,
+    wait_stored,
+)
 from ...cloud.harness import Stack
 from ...cloud.influx_helpers import query
 from .dashboards import Query, fill, queries
 
 pytestmark = pytest.mark.integration
 
-WINDOW = "10s"  # what Grafana picks for an hour on a wide panel with timeInterval 10s
+WINDOW = "10000ms"  # Grafana writes the interval in ms; 10 s is the data source minimum
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +53,7 @@ def sim(
             )
         )
         asyncio.run(_record_lag(recorder, times=3))
+        refresh_devices(stack, run)
     return stack, run
 
 
