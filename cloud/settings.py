@@ -187,6 +187,26 @@ class CloudSettings(FieldlinkSettings):
     )
     api_host: str = Field(default="127.0.0.1", title="API host")
     api_port: int = Field(default=8700, ge=0, le=65535, title="API port")
+    reports_dir: Path | None = Field(
+        default=None,
+        title="Replay reports directory",
+        description="Where `fieldlink lab replay` writes its report folders (report.json, "
+        "report.html); the dashboard lists and serves them. None: no reports page content.",
+    )
+    lag_record_interval_s: float = Field(
+        default=10.0,
+        ge=0,
+        title="Consumer lag recording interval",
+        description="The API writes the workers' Kafka consumer lag to the pipeline bucket "
+        "this often (for Grafana); 0 turns it off.",
+    )
+    live_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        title="Live chart poll interval",
+        description="How often a device page's event stream looks for new readings.",
+    )
     alerts: AlertRules = Field(
         default_factory=lambda: AlertRules(rules=(DeadmanRule(name="deadman"),)),
         title="Alert rules",

@@ -40,7 +40,7 @@ def group() -> None:
     "only",
     multiple=True,
     type=click.Choice(COMPONENTS),
-    help="Install only this component (repeatable). Default: all three.",
+    help="Install only this component (repeatable). Default: all of them.",
 )
 @click.option("--force", is_flag=True, help="Reinstall even what is already installed.")
 def install_command(only: tuple[str, ...], force: bool) -> None:

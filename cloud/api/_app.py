@@ -1,24 +1,30 @@
-"""Starlette routes: each validates its parameters, asks the reader, returns JSON.
+"""Starlette routes: each validates its parameters, asks the reader, returns JSON; and the
+built-in dashboard (``/ui/``, see :mod:`cloud.api._dashboard`).
 
 >>> from cloud.settings import CloudSettings
 >>> app = create_api(CloudSettings.load())
->>> sorted(route.path for route in app.routes)
-['/alerts', '/devices', '/health', '/metrics', '/pipeline']
+>>> sorted(route.path for route in app.routes)  # doctest: +NORMALIZE_WHITESPACE
+['/', '/alerts', '/devices', '/devices/{device}/live', '/devices/{device}/series',
+ '/favicon.ico', '/health', '/metrics', '/pipeline', '/reports', '/reports/files', '/ui']
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from cloud.settings import CloudSettings
 
+from ._dashboard import dashboard_routes
+from ._lag import LagRecorder
 from ._metrics import render
 from ._params import AlertQuery, DeviceQuery, ParamError, parse
 from ._reader import Reader, UpstreamError
@@ -43,7 +49,11 @@ def _guarded(handler: Handler) -> Handler:
     return run
 
 
-def create_api(settings: CloudSettings, *, reader: Reader | None = None) -> Starlette:
+def create_api(
+    settings: CloudSettings, *, reader: Reader | None = None, record_lag: bool = True
+) -> Starlette:
+    """The app; while it runs (its lifespan) it records the consumer lag into InfluxDB every
+    ``settings.lag_record_interval_s`` unless that is 0 or ``record_lag`` is False."""
     data = reader or Reader(settings)
 
     async def health(request: Request) -> Response:
@@ -68,7 +78,7 @@ def create_api(settings: CloudSettings, *, reader: Reader | None = None) -> Star
             render(await _pipeline(data)), media_type="text/plain; version=0.0.4"
         )
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route(path, _guarded(handler))
         for path, handler in (
             ("/health", health),
@@ -78,7 +88,25 @@ def create_api(settings: CloudSettings, *, reader: Reader | None = None) -> Star
             ("/metrics", metrics),
         )
     ]
-    return Starlette(routes=routes)
+    routes += dashboard_routes(settings, data, _guarded)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        interval = settings.lag_record_interval_s
+        if not (record_lag and interval > 0):
+            yield
+            return
+        recorder = LagRecorder(settings, reader=data)
+        task = asyncio.create_task(recorder.run(interval))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await recorder.sink.close()
+
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 async def _pipeline(data: Reader) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Protocol
 from lab.settings import LabSettings
 
 from ._run import Progress
+from .chromium import ChromiumInstaller
 from .compose import ComposeInstaller, compose_binary
 from .errors import InstallError
 from .imagetools import ImageToolsInstaller
@@ -33,7 +34,7 @@ __all__ = [
     "mosquitto_binary",
 ]
 
-COMPONENTS = ("mosquitto", "kafka", "influxdb", "imagetools", "compose")
+COMPONENTS = ("mosquitto", "kafka", "influxdb", "imagetools", "compose", "chromium")
 
 
 class Installer(Protocol):
@@ -55,6 +56,7 @@ def installers(settings: LabSettings) -> dict[str, Installer]:
         ),
         "imagetools": ImageToolsInstaller(),
         "compose": ComposeInstaller(),
+        "chromium": ChromiumInstaller(),
     }
 
 
