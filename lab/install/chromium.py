@@ -8,10 +8,10 @@ Installing it needs apt-get as root; using it does not.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
+from ._apt import apt_install
 from ._run import Progress
 from .errors import InstallError
 
@@ -42,20 +42,6 @@ class ChromiumInstaller:
         return f"{version or 'chromium'} at {self.binary}"
 
     def install(self, progress: Progress, log: Path) -> None:
-        if shutil.which("apt-get") is None:
-            raise InstallError(
-                f"chromium missing and this is not a Debian-like system: install Chromium "
-                f"at {self.binary} with your package manager and rerun."
-            )
-        if os.geteuid() != 0:
-            raise InstallError(f"chromium missing; run: sudo apt-get install {PACKAGE}")
-        env = {"DEBIAN_FRONTEND": "noninteractive"}
-        progress.run("apt-get update", ["apt-get", "update", "-q"], log=log, env=env)
-        progress.run(
-            f"apt-get install {PACKAGE}",
-            ["apt-get", "install", "-y", "-q", "--no-install-recommends", PACKAGE],
-            log=log,
-            env=env,
-        )
+        apt_install("chromium", [PACKAGE], progress=progress, log=log)
         if not self.is_installed():
             raise InstallError(f"still missing after apt-get: {self.binary}")

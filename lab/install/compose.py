@@ -4,12 +4,12 @@ installed; ``config`` only parses, interpolates and validates the file."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
+from ._apt import apt_install
 from ._run import Progress
 from .errors import InstallError
 
@@ -44,20 +44,6 @@ class ComposeInstaller:
         return f"docker-compose {self.version() or '(missing)'} at {compose_binary()}"
 
     def install(self, progress: Progress, log: Path) -> None:
-        if shutil.which("apt-get") is None:
-            raise InstallError(
-                "docker-compose is missing and this is not a Debian-like system: install "
-                "docker-compose (or Docker's compose plugin) with your package manager and rerun."
-            )
-        if os.geteuid() != 0:
-            raise InstallError(f"docker-compose is missing; run: sudo apt-get install {PACKAGE}")
-        env = {"DEBIAN_FRONTEND": "noninteractive"}
-        progress.run("apt-get update", ["apt-get", "update", "-q"], log=log, env=env)
-        progress.run(
-            f"apt-get install {PACKAGE}",
-            ["apt-get", "install", "-y", "-q", "--no-install-recommends", PACKAGE],
-            log=log,
-            env=env,
-        )
+        apt_install("docker-compose", [PACKAGE], progress=progress, log=log)
         if not self.is_installed():
             raise InstallError(f"apt-get installed {PACKAGE} but it does not run; see {log}")

@@ -8,6 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
+from ._apt import apt_install
 from ._run import Progress
 from .errors import InstallError
 
@@ -46,22 +47,6 @@ class ImageToolsInstaller:
 
     def install(self, progress: Progress, log: Path) -> None:
         packages = sorted({TOOLS[tool] for tool in self.missing()})
-        if shutil.which("apt-get") is None:
-            raise InstallError(
-                f"image tools missing and this is not a Debian-like system: install "
-                f"{', '.join(packages)} with your package manager and rerun."
-            )
-        if os.geteuid() != 0:
-            raise InstallError(
-                f"image tools missing; run: sudo apt-get install {' '.join(packages)}"
-            )
-        env = {"DEBIAN_FRONTEND": "noninteractive"}
-        progress.run("apt-get update", ["apt-get", "update", "-q"], log=log, env=env)
-        progress.run(
-            f"apt-get install {' '.join(packages)}",
-            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
-            log=log,
-            env=env,
-        )
+        apt_install("image tools", packages, progress=progress, log=log)
         if not self.is_installed():
             raise InstallError(f"still missing after apt-get: {', '.join(self.missing())}")

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from ._apt import apt_install
 from ._run import Progress
 from .errors import InstallError
 
@@ -47,22 +48,6 @@ class MosquittoInstaller:
         return f"Mosquitto {self.version() or '(missing)'} at {mosquitto_binary()}"
 
     def install(self, progress: Progress, log: Path) -> None:
-        if shutil.which("apt-get") is None:
-            raise InstallError(
-                "Mosquitto 2.x is missing and this is not a Debian-like system: install it with "
-                "your package manager (brew install mosquitto, dnf install mosquitto) and rerun."
-            )
-        if os.geteuid() != 0:
-            raise InstallError(
-                "Mosquitto 2.x is missing; run: sudo apt-get install mosquitto  (then rerun)"
-            )
-        env = {"DEBIAN_FRONTEND": "noninteractive"}
-        progress.run("apt-get update", ["apt-get", "update", "-q"], log=log, env=env)
-        progress.run(
-            "apt-get install mosquitto",
-            ["apt-get", "install", "-y", "-q", "--no-install-recommends", "mosquitto"],
-            log=log,
-            env=env,
-        )
+        apt_install("Mosquitto 2.x", ["mosquitto"], progress=progress, log=log)
         if not self.is_installed():
             raise InstallError(f"apt-get installed mosquitto but it is not 2.x; see {log}")
