@@ -112,3 +112,55 @@ def servers_command(
                 time.sleep(3600)
         except KeyboardInterrupt:
             click.echo("stopping...", err=True)
+
+
+@group.command(name="up")
+@click.option("--devices", type=click.IntRange(1, 500), default=20, show_default=True)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop after this many seconds (default: run until Ctrl-C).",
+)
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where configs, buffers, data and logs go (default: a new temporary directory).",
+)
+@click.option("--sample-hz", type=click.FloatRange(min=0, min_open=True), default=2.0)
+@click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True)
+@click.option(
+    "--proxy",
+    "force_proxy",
+    is_flag=True,
+    help="Put every device behind a fault proxy even when namespaces are available.",
+)
+def up_command(
+    devices: int,
+    duration: float | None,
+    run_dir: Path | None,
+    sample_hz: float,
+    workers: int,
+    force_proxy: bool,
+) -> None:
+    """Run the whole stack with a simulated fleet and show it live until Ctrl-C.
+
+    Mosquitto (per-device credentials and ACL), Kafka, InfluxDB, the bridge, Faust workers,
+    the API and one simulated edge agent per device, each its own process, each device in
+    its own network namespace when running as root.
+    """
+    from lab.up import run_up
+
+    try:
+        run_up(
+            devices=devices,
+            duration_s=duration,
+            run_dir=run_dir,
+            sample_hz=sample_hz,
+            workers=workers,
+            use_namespaces=False if force_proxy else None,
+            lab=_settings(),
+        )
+    except (ServiceError, FieldlinkError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
