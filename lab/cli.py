@@ -164,3 +164,59 @@ def up_command(
         )
     except (ServiceError, FieldlinkError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@group.command(name="replay")
+@click.argument("scenarios", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--all", "run_all", is_flag=True, help="Every scenario in lab/scenarios/.")
+@click.option(
+    "--short",
+    "factor",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=None,
+    help="Scale every time in the scenario by this factor (CI runs 0.15).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Report directory (default: a new temporary directory); one subfolder per scenario.",
+)
+@click.option(
+    "--proxy",
+    "force_proxy",
+    is_flag=True,
+    help="Inject every network fault with the user-space proxy, even as root.",
+)
+def replay_command(
+    scenarios: tuple[Path, ...],
+    run_all: bool,
+    factor: float | None,
+    out_dir: Path | None,
+    force_proxy: bool,
+) -> None:
+    """Replay partition scenarios against the real stack and judge them.
+
+    Exit status 0 only when every invariant of every scenario holds. Each run writes
+    report.json and report.html (timelines with the fault windows shaded).
+    """
+    from lab.replay.cli import run_replays
+
+    paths = list(scenarios)
+    if run_all:
+        paths += sorted((Path(__file__).parent / "scenarios").glob("*.yaml"))
+    if not paths:
+        raise click.UsageError("name a scenario file or pass --all")
+    try:
+        ok = run_replays(
+            paths,
+            factor=factor,
+            out_dir=out_dir or Path(tempfile.mkdtemp(prefix="fieldlink-replay-")),
+            use_namespaces=False if force_proxy else None,
+            lab=_settings(),
+        )
+    except (ServiceError, FieldlinkError, OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if not ok:
+        raise SystemExit(1)
