@@ -220,3 +220,65 @@ def replay_command(
         raise click.ClickException(str(exc)) from None
     if not ok:
         raise SystemExit(1)
+
+
+@group.command(name="bench")
+@click.option("--devices", type=click.IntRange(1, 500), default=20, show_default=True)
+@click.option(
+    "--rates",
+    default="1,5,10,25,50",
+    show_default=True,
+    help="Sample rates per device (Hz) to step through, comma-separated.",
+)
+@click.option("--measure-s", type=click.FloatRange(10), default=60.0, show_default=True)
+@click.option("--recovery-devices", type=click.IntRange(1, 500), default=50, show_default=True)
+@click.option("--recovery-hz", type=click.FloatRange(0.1), default=10.0, show_default=True)
+@click.option("--partition-s", type=click.FloatRange(10), default=600.0, show_default=True)
+@click.option("--throughput/--no-throughput", default=True)
+@click.option("--recovery/--no-recovery", default=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where each run's report goes (default: a new temporary directory).",
+)
+def bench_command(
+    devices: int,
+    rates: str,
+    measure_s: float,
+    recovery_devices: int,
+    recovery_hz: float,
+    partition_s: float,
+    throughput: bool,
+    recovery: bool,
+    out_dir: Path | None,
+) -> None:
+    """End-to-end figures: readings/s to visible in InfluxDB at rising load (p50/p99 sample
+    to queryable), and recovery after a whole-fleet partition (catch-up, live p99).
+
+    The issue's sizes: --recovery-devices 50 --recovery-hz 10 --partition-s 600.
+    """
+    from lab.bench import run_bench
+
+    try:
+        steps = [float(part) for part in rates.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(
+            f"not a list of numbers: {rates!r}", param_hint="--rates"
+        ) from None
+    try:
+        run_bench(
+            devices=devices,
+            rates=steps,
+            measure_s=measure_s,
+            recovery_devices=recovery_devices,
+            recovery_hz=recovery_hz,
+            partition_s=partition_s,
+            out_dir=out_dir or Path(tempfile.mkdtemp(prefix="fieldlink-bench-")),
+            lab=_settings(),
+            throughput=throughput,
+            recovery=recovery,
+        )
+    except (ServiceError, FieldlinkError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None

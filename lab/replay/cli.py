@@ -13,7 +13,7 @@ from lab.settings import LabSettings
 from .model import Scenario
 from .runner import ReplayResult, replay
 
-__all__ = ["print_verdict", "run_replays"]
+__all__ = ["deadman_silent_s", "print_verdict", "run_replays"]
 
 
 def print_verdict(console: Console, result: ReplayResult) -> None:
@@ -27,6 +27,13 @@ def print_verdict(console: Console, result: ReplayResult) -> None:
         table.add_row(invariant.name, "yes" if invariant.ok else "[red]no[/red]", invariant.detail)
     console.print(table)
     console.print(f"report: {result.html_path}")
+
+
+def deadman_silent_s(factor: float | None) -> float:
+    """The cloud's 60 s deadman scaled with the scenario, never under 20 s: a device's
+    broker connection takes 15 s (1.5 keepalives) to time out, and the broker's last will
+    then reaches the cloud; a shorter deadman would see that as the device's return."""
+    return max(20.0, 60.0 * (factor or 1.0))
 
 
 def run_replays(
@@ -57,7 +64,7 @@ def run_replays(
                 out_dir=out_dir / scenario.name,
                 lab=lab,
                 use_namespaces=use_namespaces,
-                deadman_silent_s=60.0 * (factor or 1.0),
+                deadman_silent_s=deadman_silent_s(factor),
                 on_step=step,
             )
         print_verdict(console, result)

@@ -16,17 +16,19 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lab.live import ApiPoller
 from lab.settings import LabSettings
 from lab.stack import SensorEvent, Stack, StackSpec
 
-from .judge import Observations, StoredReading, Verdict, judge
+from .deadman import with_deadman
+from .judge import AlertEvent, Observations, StoredReading, Verdict, judge
 from .model import FaultKind, Scenario
 from .report import Timelines, write_report
 from .stored import InfluxStore
@@ -99,17 +101,17 @@ class _Sampler(threading.Thread):
         self.stack, self.store, self.t0, self.interval_s = stack, store, t0, interval_s
         self.samples = _Samples()
         self.count_cut_ns: int | None = None
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self._newest: dict[str, int] = {}
         self._last_fresh: tuple[float, int] | None = None
         self._poller = ApiPoller(stack.api_url, timeout_s=3)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=30)
 
     def run(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        while not self._halt.wait(self.interval_s):
             try:
                 self._sample()
             except Exception as exc:  # noqa: BLE001 - a missed sample is not a failed run
@@ -169,6 +171,7 @@ def replay(
 ) -> ReplayResult:
     """Run ``scenario`` on a fresh stack, judge it and write the report into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out_dir / "run", ignore_errors=True)  # a fresh stack for every replay
     spec = stack_spec(
         scenario,
         run_dir=out_dir / "run",
@@ -224,6 +227,7 @@ def _run(
 
         _wait(drained, settle_cap)
         on_step("stopping the agents (they drain what is left)")
+        fleet_stop_ns = time.time_ns()
         stack.stop_agents()
         truths = {
             device: read_truth(device, config.buffer_path)
@@ -240,16 +244,18 @@ def _run(
         sampler.stop()
     on_step("gathering what was stored")
     stored = store.readings()
+    alerts, after_stop = _split_alerts(store.alerts(), fleet_stop_ns)
     observations = Observations(
         generated={d: t.generated for d, t in truths.items()},
         agent_drops={d: t.record_drops for d, t in truths.items()},
         stored=stored,
         aggregates=store.aggregates((60, 3600)),
-        alerts=store.alerts(),
+        alerts=alerts,
         catch_up_s=_catch_up(sampler.samples, truths, stored, heal_ns, heal_t, t0, wall0_ns),
         live_latency_ms=_drain_latency(sampler.samples, heal_t),
     )
-    verdict = judge(observations, scenario.expect)
+    expect = with_deadman(scenario, silent_s=stack.spec.deadman_silent_s)
+    verdict = judge(observations, expect)
     timelines = Timelines(
         buffer_depth=sampler.samples.depth,
         ingest_rate=sampler.samples.ingest,
@@ -258,7 +264,11 @@ def _run(
     )
     extra = {
         "heal_at_s": heal_t,
+        "deadman_silent_s": stack.spec.deadman_silent_s,
+        "expected_alerts": [a.model_dump() for a in expect.alerts],
         "left_in_buffers_at_stop": left,
+        "alert_events": [asdict(a) for a in alerts],
+        "alert_episodes_after_fleet_stop": sorted({a.alert_id for a in after_stop}),
         "drops_by_device": {d: dict(t.dropped) for d, t in truths.items()},
         "unstored_disk_full": {d: t.unstored for d, t in truths.items()},
         "live_latency_definition": "age of each device's newest stored reading when the "
@@ -268,6 +278,18 @@ def _run(
         out_dir, scenario, verdict, timelines, mode=stack.mode, extra=extra
     )
     return ReplayResult(scenario, verdict, stack.mode, json_path, html_path)
+
+
+def _split_alerts(
+    events: list[AlertEvent], fleet_stop_ns: int
+) -> tuple[list[AlertEvent], list[AlertEvent]]:
+    """Episodes of the run, and those opened after the lab stopped the fleet (the deadman
+    sees every device fall silent then: an artefact of ending the run, not of the scenario)."""
+    late = {e.alert_id for e in events if e.state == "open" and e.ts_ns >= fleet_stop_ns}
+    return (
+        [e for e in events if e.alert_id not in late],
+        [e for e in events if e.alert_id in late],
+    )
 
 
 def _catch_up(

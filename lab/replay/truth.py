@@ -8,6 +8,7 @@ API: when the installed edge tier predates it, :class:`GroundTruthUnavailableErr
 
 from __future__ import annotations
 
+import importlib
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,13 +41,14 @@ class DeviceTruth:
 
 
 def _edge_api() -> tuple[Any, Any]:
-    try:
-        from edge.buffer import read_counters, read_generated  # type: ignore[attr-defined]
-    except ImportError as exc:
+    module = importlib.import_module("edge.buffer")
+    read_counters = getattr(module, "read_counters", None)
+    read_generated = getattr(module, "read_generated", None)
+    if read_counters is None or read_generated is None:
         raise GroundTruthUnavailableError(
             "the installed edge tier has no simulation record (edge.buffer.read_generated); "
             "merge the edge tier's ground-truth record to replay scenarios"
-        ) from exc
+        )
     return read_counters, read_generated
 
 
