@@ -10,7 +10,7 @@ from rich.table import Table
 
 from lab.settings import LabSettings
 
-from .model import Scenario
+from .model import FaultKind, Scenario
 from .runner import ReplayResult, replay
 
 __all__ = ["deadman_silent_s", "print_verdict", "run_replays"]
@@ -29,11 +29,21 @@ def print_verdict(console: Console, result: ReplayResult) -> None:
     console.print(f"report: {result.html_path}")
 
 
-def deadman_silent_s(factor: float | None) -> float:
-    """The cloud's 60 s deadman scaled with the scenario, never under 20 s: a device's
-    broker connection takes 15 s (1.5 keepalives) to time out, and the broker's last will
-    then reaches the cloud; a shorter deadman would see that as the device's return."""
-    return max(20.0, 60.0 * (factor or 1.0))
+def deadman_silent_s(scenario: Scenario) -> float:
+    """The deadman's ``silent_s`` for a replay: the cloud's 60 s, or longer than the longest
+    silence the scenario imposes (a partition, a power loss) plus 30 s.
+
+    A silenced device's broker connection times out after 1.5 keepalives and the broker's
+    last will reaches the cloud, which moves the deadman's "last seen"; with a deadman
+    shorter than the silence, the episode count then depends on that race. Beyond the
+    longest silence, any deadman episode is a false outage alarm, which the judge fails.
+    """
+    silences = [
+        f.duration_s
+        for f in scenario.faults
+        if f.kind in (FaultKind.PARTITION, FaultKind.AGENT_KILL)
+    ]
+    return max([60.0, *(s + 30.0 for s in silences)])
 
 
 def run_replays(
@@ -64,7 +74,7 @@ def run_replays(
                 out_dir=out_dir / scenario.name,
                 lab=lab,
                 use_namespaces=use_namespaces,
-                deadman_silent_s=deadman_silent_s(factor),
+                deadman_silent_s=deadman_silent_s(scenario),
                 on_step=step,
             )
         print_verdict(console, result)

@@ -27,7 +27,6 @@ from lab.live import ApiPoller
 from lab.settings import LabSettings
 from lab.stack import SensorEvent, Stack, StackSpec
 
-from .deadman import with_deadman
 from .judge import AlertEvent, Observations, StoredReading, Verdict, judge
 from .model import FaultKind, Scenario
 from .report import Timelines, write_report
@@ -254,7 +253,7 @@ def _run(
         catch_up_s=_catch_up(sampler.samples, truths, stored, heal_ns, heal_t, t0, wall0_ns),
         live_latency_ms=_drain_latency(sampler.samples, heal_t),
     )
-    expect = with_deadman(scenario, silent_s=stack.spec.deadman_silent_s)
+    expect = scenario.expect
     verdict = judge(observations, expect)
     timelines = Timelines(
         buffer_depth=sampler.samples.depth,

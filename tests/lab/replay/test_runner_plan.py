@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from lab.bench import recovery_scenario, throughput_scenario
-from lab.replay.deadman import with_deadman
+from lab.replay.cli import deadman_silent_s
 from lab.replay.model import Scenario
 from lab.replay.runner import stack_spec
 from lab.replay.timeline import plan
@@ -88,43 +88,20 @@ def test_overrides_become_sensor_events() -> None:
     assert (event.device, event.sensor, event.at_s, event.value) == ("dev-007", "temp", 120, 85.0)
 
 
-def test_deadman_episodes_follow_long_partitions_merged_per_device() -> None:
+def test_replay_deadman_outlasts_every_silence() -> None:
     scenario = _scenario(
         [
-            {"kind": "partition", "at_s": 10, "duration_s": 100, "target": {"first": 0, "last": 1}},
+            {"kind": "partition", "at_s": 10, "duration_s": 300, "target": {"site": True}},
             {
-                "kind": "partition",
-                "at_s": 50,
-                "duration_s": 100,
-                "target": {"devices": ["dev-001"]},
-            },
-            {
-                "kind": "partition",
-                "at_s": 300,
-                "duration_s": 30,
+                "kind": "agent_kill",
+                "at_s": 400,
+                "duration_s": 20,
                 "target": {"devices": ["dev-000"]},
             },
         ]
     )
-    alerts = with_deadman(scenario, silent_s=60).alerts
-    assert [(a.rule, a.device, a.episodes) for a in alerts] == [
-        ("deadman", "dev-000", 1),
-        ("deadman", "dev-001", 1),
-    ]
-
-
-def test_listed_deadman_expectations_are_kept() -> None:
-    scenario = Scenario.model_validate(
-        {
-            "name": "t",
-            "duration_s": 300,
-            "faults": [
-                {"kind": "partition", "at_s": 1, "duration_s": 200, "target": {"site": True}}
-            ],
-            "expect": {"alerts": [{"rule": "deadman", "device": "dev-000", "episodes": 1}]},
-        }
-    )
-    assert len(with_deadman(scenario, silent_s=60).alerts) == 1
+    assert deadman_silent_s(scenario) == 330
+    assert deadman_silent_s(_scenario([])) == 60
 
 
 def test_every_shipped_scenario_maps_to_a_stack() -> None:
