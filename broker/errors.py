@@ -14,13 +14,13 @@ class BrokerError(FieldlinkError):
 class CredentialError(BrokerError, ValueError):
     """A username, password or ACL grant cannot be written safely.
 
-    ``username`` names the offending entry.
+    ``username`` names the offending entry (``None`` for a bare password hash).
     """
 
-    def __init__(self, username: str, detail: str):
+    def __init__(self, username: str | None, detail: str):
         self.username = username
         self.detail = detail
-        super().__init__(f"{username!r}: {detail}")
+        super().__init__(detail if username is None else f"{username!r}: {detail}")
 
 
 class TopicSetupError(BrokerError, RuntimeError):

@@ -4,7 +4,8 @@ One agent per input topic. The telemetry agent takes one ReadingBatch per Kafka 
 hands it over with its offset and an ``ack`` the handler calls once the record's data is in
 InfluxDB and its state committed (up to ``pipeline_depth`` records in flight). All state
 lives in one table (``state``) whose changelog is co-partitioned with the telemetry topic,
-so a restarted or newly assigned worker recovers it; see :mod:`cloud.processing.pipeline` for why one table and why replays are harmless.
+so a restarted or newly assigned worker recovers it; see :mod:`cloud.processing.pipeline`
+for why one table and why replays are harmless.
 
 >>> from cloud.settings import CloudSettings
 >>> app = create_app(CloudSettings.load(store="memory://", app_id="doc"))  # doctest: +SKIP

@@ -39,6 +39,7 @@ from fieldlink.messages import (
 
 from . import metrics
 from .buffer import Buffer, SqliteBuffer
+from .cap_override import CapOverride
 from .clock import Clock, SimulatedClock, SyncTracker, SystemClock, TrustedClock
 from .outputs import Outputs
 from .publish import Incoming, MqttLink, Publisher
@@ -53,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 _EXPIRE_EVERY_S = 10.0
 _WATCHDOG_EVERY_S = 1.0
+_CAP_POLL_EVERY_S = 1.0
 _MAX_SLEEP_S = 0.05
 """Longest the loop sleeps: bounds commit, linger and status timing; acks wake it sooner."""
 
@@ -102,6 +104,12 @@ class Agent:
         self._last_seq: int | None = buffer.next_seq - 1 if buffer.next_seq else None
         self.bad_messages = 0
         self._connects_seen = 0
+        b = settings.buffer
+        self.cap_override = (
+            None
+            if b.cap_override_path is None
+            else CapOverride(b.cap_override_path, default=b.max_bytes)
+        )
 
     @classmethod
     def build(
@@ -121,7 +129,10 @@ class Agent:
             max_bytes=b.max_bytes,
             max_age_s=b.max_age_s,
             durability_ms=b.durability_ms,
+            record=simulate and settings.simulation_record,
         )
+        if settings.simulation_record and not simulate:
+            logger.warning("simulation_record ignored: the agent is not simulating")
         if clock is None:
             if simulate and settings.simulated_unsynced_s:
                 clock = SimulatedClock(settings.simulated_unsynced_s)
@@ -187,6 +198,7 @@ class Agent:
         next_status = now
         next_expire = now + _EXPIRE_EVERY_S
         next_watchdog = now
+        next_cap_poll = now
         try:
             while not self._stop.is_set():
                 now = self._monotonic()
@@ -198,6 +210,9 @@ class Agent:
                     next_expire = now + _EXPIRE_EVERY_S
                     if self._sync.synced:
                         self.buffer.expire(self.clock.wall_ns())
+                if now >= next_cap_poll:
+                    next_cap_poll = now + _CAP_POLL_EVERY_S
+                    self.poll_cap_override()
                 if now >= next_watchdog:
                     next_watchdog = now + _WATCHDOG_EVERY_S
                     self.notifier.notify("WATCHDOG=1")
@@ -225,6 +240,14 @@ class Agent:
             self._connects_seen = self.link.connects
             self.publish_status()  # replaces the retained last will from a previous outage
         self.publisher.pump()
+
+    def poll_cap_override(self) -> None:
+        """Apply a changed ``buffer.cap_override_path`` file (see :mod:`edge.cap_override`)."""
+        if self.cap_override is None:
+            return
+        cap = self.cap_override.poll()
+        if cap is not None:
+            self.buffer.set_max_bytes(cap)
 
     def _handle_acks(self) -> None:
         acks = self.link.acks
@@ -298,10 +321,26 @@ class Agent:
 
     def metrics_text(self, status: DeviceStatus) -> str:
         p = self.publisher
+        stats = self.buffer.stats()
         return metrics.render(
             {
                 "fieldlink_edge_buffer_depth": (status.buffer_depth, "gauge", "Readings buffered."),
                 "fieldlink_edge_buffer_bytes": (status.buffer_bytes, "gauge", "Bytes buffered."),
+                "fieldlink_edge_buffer_max_bytes": (
+                    stats.max_bytes,
+                    "gauge",
+                    "Byte cap in force (the setting, or the cap override file).",
+                ),
+                "fieldlink_edge_buffer_in_flight": (
+                    stats.in_flight,
+                    "gauge",
+                    "Buffered readings in flight (published, not yet acknowledged): never dropped.",
+                ),
+                "fieldlink_edge_bad_cap_overrides_total": (
+                    0 if self.cap_override is None else self.cap_override.bad_reads,
+                    "counter",
+                    "Polls of the cap override file that could not be read or parsed.",
+                ),
                 "fieldlink_edge_dropped_total": (
                     {k.value: v for k, v in status.dropped.items()},
                     "counter",

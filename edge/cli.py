@@ -81,6 +81,14 @@ def status(buffer_path: Path) -> None:
             oldest = db.execute("SELECT ts_ns FROM readings ORDER BY seq LIMIT 1").fetchone()
             next_seq = db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
             drops = db.execute("SELECT reason, count FROM drops ORDER BY reason").fetchall()
+            has_record = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'generated'"
+            ).fetchone()
+            recorded = (
+                db.execute("SELECT count(*), min(seq), max(seq) FROM generated").fetchone()
+                if has_record
+                else None
+            )
     except sqlite3.DatabaseError as exc:
         raise click.ClickException(f"{buffer_path}: not a fieldlink buffer ({exc})") from None
     click.echo(f"device:    {device[0] if device else '?'}")
@@ -94,3 +102,7 @@ def status(buffer_path: Path) -> None:
     click.echo(f"seq range: {first}..{last}" if first is not None else "seq range: -")
     click.echo(f"next seq:  {next_seq[0] if next_seq else 0}")
     click.echo("dropped:   " + (", ".join(f"{r}={c}" for r, c in drops) or "none"))
+    if recorded is not None:
+        count, low, high = recorded
+        span = f" (seqs {low}..{high})" if count else ""
+        click.echo(f"recorded:  {count} readings generated{span}")

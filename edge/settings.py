@@ -84,6 +84,13 @@ class BufferSettings(_Section):
         description="Durability window: appends are committed (fsync) at most this late, so "
         "the SD card sees one write per window instead of one per reading. 0 commits each append.",
     )
+    cap_override_path: Path | None = Field(
+        default=None,
+        description="Optional file holding a byte cap (one integer) that replaces max_bytes "
+        "while the file exists; polled every second, so a running agent's cap can be shrunk "
+        "(the lab's 'edge disk full' fault) and restored by deleting the file. A cap below "
+        "the buffered bytes evicts by the drop policy at once (counted as buffer_full).",
+    )
 
 
 class PublishSettings(_Section):
@@ -288,6 +295,12 @@ class EdgeSettings(FieldlinkSettings):
         ge=0,
         description="With --simulate: behave like a Pi without RTC whose clock reads ~1970 and "
         "reports unsynchronized for this many seconds after start.",
+    )
+    simulation_record: bool = Field(
+        default=False,
+        description="With --simulate: also record every committed reading in the buffer "
+        "file's 'generated' table (same transaction, never deleted): the ground truth a judge "
+        "compares deliveries with. Read it with edge.buffer.read_generated.",
     )
     shutdown_drain_s: float = Field(
         default=5.0, ge=0, description="On SIGTERM, keep publishing for at most this long."

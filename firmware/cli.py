@@ -20,6 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from broker.mosquitto import Credential
 from firmware.errors import FirmwareError
 from firmware.flash import DEFAULT_MAX_SIZE, flash_image
 from firmware.image import BuildRequest, build_image
@@ -160,15 +161,39 @@ def rotate(name: str, state_dir: Path | None) -> None:
 @device_group.command("export")
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--acl-file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--bridge-user",
+    default=None,
+    help="Also put this bridge credential in the files (one complete deployment).",
+)
+@click.option(
+    "--bridge-password",
+    envvar="FIELDLINK_BRIDGE_MQTT_PASSWORD",
+    default=None,
+    help="The bridge's password, for --password-file with --bridge-user.",
+)
 @_state_dir_option
-def export(password_file: Path | None, acl_file: Path | None, state_dir: Path | None) -> None:
+def export(
+    password_file: Path | None,
+    acl_file: Path | None,
+    bridge_user: str | None,
+    bridge_password: str | None,
+    state_dir: Path | None,
+) -> None:
     """Print the registry as JSON (no secrets); optionally write the broker files."""
     registry = _registry(state_dir)
+    if bridge_user and password_file is not None and not bridge_password:
+        raise click.UsageError(
+            "--bridge-user with --password-file needs --bridge-password "
+            "(or FIELDLINK_BRIDGE_MQTT_PASSWORD)"
+        )
+    bridge_users = [bridge_user] if bridge_user else []
     try:
         if password_file is not None:
-            registry.write_password_file(password_file)
+            extra = [Credential(u, bridge_password or "") for u in bridge_users]
+            registry.write_password_file(password_file, extra=extra)
         if acl_file is not None:
-            registry.write_acl_file(acl_file)
+            registry.write_acl_file(acl_file, bridge_users=bridge_users)
         click.echo(registry.export(), nl=False)
     except FirmwareError as exc:
         raise _fail(exc) from exc

@@ -6,14 +6,16 @@ It holds password *hashes* only; clear-text secrets are returned once by :meth:`
 and :meth:`Registry.rotate` (and written into a device image by ``fieldlink firmware build``).
 
 Every change also rewrites the broker files in ``STATE/mosquitto/``: ``passwd`` (active
-devices only, so a revoked device is refused once Mosquitto reloads) and ``acl``.
+devices only, so a revoked device is refused once Mosquitto reloads) and ``acl``. Their
+formats, the password hashes and the CA (``STATE/ca/ca.pem``, ``ca.key``) are the broker
+tier's (:mod:`broker.mosquitto`); this module only decides who is in them.
 
 >>> registry = Registry(Path(getfixture("tmp_path")))
 >>> issued = registry.add("pi-07", site="farm")
 >>> registry.get("pi-07").site, registry.verify("pi-07", issued.password)
 ('farm', True)
->>> print(registry.acl_lines()[1])
-topic write fieldlink/farm/pi-07/telemetry
+>>> "topic write fieldlink/farm/pi-07/telemetry" in registry.acl_lines()
+True
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -32,24 +35,30 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from broker.errors import CredentialError
+from broker.mosquitto import (
+    CertificateAuthority,
+    Credential,
+    DeviceGrant,
+    IssuedCert,
+    generate_password,
+    hash_password,
+    password_hash,
+    password_line,
+    render_acl,
+    verify_password,
+    write_acl_file,
+    write_password_lines,
+    write_private_file,
+)
 from fieldlink.messages import Channel, DeviceId, Name, mqtt_topic
 
 from .errors import DeviceExistsError, DeviceNotFoundError, RegistryError
-from .identity import (
-    CertificateAuthority,
-    ClientCertificate,
-    generate_password,
-    mosquitto_hash,
-    verify_password,
-)
 from .profiles import DEFAULT_PROFILE, get_profile
 
 __all__ = ["Device", "DeviceState", "Issued", "Registry", "default_state_dir"]
 
 log = logging.getLogger(__name__)
-
-_UPSTREAM = (Channel.TELEMETRY, Channel.STATUS)
-_DOWNSTREAM = (Channel.COMMANDS, Channel.ALERTS)
 
 
 def default_state_dir() -> Path:
@@ -101,7 +110,7 @@ class Issued:
 
     device: Device
     password: str
-    certificate: ClientCertificate | None
+    certificate: IssuedCert | None
     ca_pem: bytes | None
 
     def __repr__(self) -> str:  # never print a password by accident
@@ -122,7 +131,12 @@ class Registry:
     ):
         self.state_dir = (state_dir or default_state_dir()).expanduser()
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
-        self.ca = CertificateAuthority(self.state_dir / "ca")
+
+    @functools.cached_property
+    def ca(self) -> CertificateAuthority:
+        """The deployment's CA in ``STATE/ca``, created on first use (a registry without
+        certificate devices never makes one)."""
+        return CertificateAuthority.load_or_create(self.state_dir / "ca")
 
     @property
     def path(self) -> Path:
@@ -167,23 +181,27 @@ class Registry:
         found = self.get(device)
         return found.active and verify_password(found.password_hash, password)
 
-    def acl_lines(self) -> list[str]:
-        """Mosquitto ACL lines for every active device, each pinned to its own site."""
-        return _acl_lines(self.devices(include_revoked=False))
+    def acl_lines(self, *, bridge_users: Iterable[str] = ()) -> list[str]:
+        """Mosquitto ACL of ``bridge_users`` and every active device, each pinned to its site."""
+        return _acl_text(self.devices(include_revoked=False), bridge_users).splitlines()
 
-    def password_lines(self) -> list[str]:
-        """``username:$7$...`` lines for every active device."""
-        return _password_lines(self.devices(include_revoked=False))
+    def password_lines(self, *, extra: Iterable[Credential] = ()) -> list[str]:
+        """``username:$7$...`` lines for ``extra`` (e.g. the bridge) and every active device."""
+        return _password_lines(self.devices(include_revoked=False), extra)
 
-    def write_password_file(self, path: Path) -> Path:
-        """Mosquitto password file of the active devices (mode 0600, replaced atomically)."""
-        _write_lines(path, self.password_lines())
-        return path
+    def write_password_file(self, path: Path, *, extra: Iterable[Credential] = ()) -> Path:
+        """Mosquitto password file of ``extra`` credentials (the bridge) and the active
+        devices (mode 0600, replaced atomically)."""
+        active = self.devices(include_revoked=False)
+        with _as_registry_error():
+            return write_password_lines(path, _password_lines(active, extra))
 
-    def write_acl_file(self, path: Path) -> Path:
-        """Mosquitto ACL file of the active devices (mode 0600, replaced atomically)."""
-        _write_lines(path, [_ACL_HEADER, *self.acl_lines()])
-        return path
+    def write_acl_file(self, path: Path, *, bridge_users: Iterable[str] = ()) -> Path:
+        """Mosquitto ACL file of ``bridge_users`` and the active devices (mode 0600, replaced
+        atomically)."""
+        active = self.devices(include_revoked=False)
+        with _as_registry_error():
+            return write_acl_file(path, bridge_users=bridge_users, devices=_grants(active))
 
     def export(self) -> str:
         """A human-readable summary of every device (no secrets, no hashes)."""
@@ -275,14 +293,14 @@ class Registry:
     def _issue(self, record: Device) -> Issued:
         password = generate_password()
         update: dict[str, Any] = {
-            "password_hash": mosquitto_hash(password),
+            "password_hash": password_hash(password),
             "credentials_issued_at": self._clock(),
         }
         certificate = None
         ca_pem = None
         if record.cert:
-            certificate = self.ca.issue(record.id)
-            ca_pem = self.ca.ca_pem()
+            certificate = self.ca.issue_client(record.id)
+            ca_pem = self.ca.cert_pem
             update["cert_serial"] = f"{certificate.serial:x}"
             update["cert_not_after"] = certificate.not_after
         return Issued(record.model_copy(update=update), password, certificate, ca_pem)
@@ -295,42 +313,39 @@ class Registry:
             fcntl.flock(lock, fcntl.LOCK_EX)
             data = self._load()
             yield data
-            _write_atomic(self.path, data.model_dump_json(indent=2) + "\n", 0o600)
+            write_private_file(self.path, data.model_dump_json(indent=2) + "\n")
             active = sorted(
                 (d for d in data.devices.values() if d.active), key=lambda d: (d.site, d.id)
             )
-            _write_lines(self.password_file, _password_lines(active))
-            _write_lines(self.acl_file, [_ACL_HEADER, *_acl_lines(active)])
+            with _as_registry_error():
+                write_password_lines(self.password_file, _password_lines(active))
+                write_acl_file(self.acl_file, bridge_users=(), devices=_grants(active))
 
 
-_ACL_HEADER = "# written by fieldlink device registry; regenerate rather than edit"
+def _grants(devices: Iterable[Device]) -> list[DeviceGrant]:
+    # Always a list, never None: an empty registry must grant nothing, not fall back to
+    # render_acl's fleet-wide patterns.
+    return [DeviceGrant(d.id, d.site) for d in devices]
 
 
-def _password_lines(devices: list[Device]) -> list[str]:
-    return [f"{d.id}:{d.password_hash}" for d in devices]
+def _acl_text(devices: Iterable[Device], bridge_users: Iterable[str]) -> str:
+    with _as_registry_error():
+        return render_acl(bridge_users=bridge_users, devices=_grants(devices))
 
 
-def _acl_lines(devices: list[Device]) -> list[str]:
-    lines: list[str] = []
-    for device in devices:
-        topics = device.topics()
-        lines.append(f"user {device.id}")
-        lines += [f"topic write {topics[channel]}" for channel in _UPSTREAM]
-        lines += [f"topic read {topics[channel]}" for channel in _DOWNSTREAM]
-        lines.append("")
-    return lines
+def _password_lines(devices: Iterable[Device], extra: Iterable[Credential] = ()) -> list[str]:
+    with _as_registry_error():
+        return [
+            *(hash_password(c.username, c.password) for c in extra),
+            *(password_line(d.id, d.password_hash) for d in devices),
+        ]
 
 
-def _write_lines(path: Path, lines: list[str]) -> None:
-    _write_atomic(path, "".join(f"{line}\n" for line in lines), 0o600)
-
-
-def _write_atomic(path: Path, text: str, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
+@contextlib.contextmanager
+def _as_registry_error() -> Iterator[None]:
+    """The broker's :class:`CredentialError` (a bad bridge name, a bridge named like a
+    device) as this tier's :class:`RegistryError`, which the CLI reports."""
+    try:
+        yield
+    except CredentialError as exc:
+        raise RegistryError(exc.detail, device=exc.username) from exc

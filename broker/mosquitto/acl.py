@@ -24,6 +24,8 @@ from pathlib import Path
 from broker.errors import CredentialError
 from fieldlink.messages import Channel, MqttTopic, mqtt_topic
 
+from ._files import write_private_file
+
 __all__ = ["DeviceGrant", "render_acl", "write_acl_file"]
 
 _UPSTREAM = (Channel.TELEMETRY, Channel.STATUS)
@@ -72,8 +74,5 @@ def render_acl(*, bridge_users: Iterable[str], devices: Iterable[DeviceGrant] | 
 def write_acl_file(
     path: Path, *, bridge_users: Iterable[str], devices: Iterable[DeviceGrant] | None = None
 ) -> Path:
-    """Write :func:`render_acl` to ``path`` (mode 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_acl(bridge_users=bridge_users, devices=devices))
-    path.chmod(0o600)
-    return path
+    """Write :func:`render_acl` to ``path`` (mode 0600, replaced atomically)."""
+    return write_private_file(path, render_acl(bridge_users=bridge_users, devices=devices))

@@ -2,9 +2,10 @@
 
 Keys are ECDSA P-256 (small, fast on a Pi). Files are PEM; private keys are written 0600.
 A device's client certificate carries its device id as common name, so a listener with
-``use_identity_as_username true`` authenticates it without a password.
+``use_identity_as_username true`` authenticates it without a password. This is the one CA
+of the project: the firmware tier's device registry keeps it in ``STATE/ca`` through
+:meth:`CertificateAuthority.load_or_create`.
 
->>> from pathlib import Path
 >>> ca = CertificateAuthority.create("fieldlink lab CA")
 >>> server = ca.issue_server(["localhost"], ips=["127.0.0.1"])
 >>> b"BEGIN CERTIFICATE" in server.cert_pem
@@ -21,9 +22,12 @@ from pathlib import Path
 from typing import Self
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from ._files import write_private_file
 
 __all__ = ["CertificateAuthority", "IssuedCert", "TlsFiles", "write_tls_files"]
 
@@ -51,23 +55,49 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class IssuedCert:
     """A certificate and its private key, both PEM."""
 
     cert_pem: bytes
     key_pem: bytes
 
+    @property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_pem_x509_certificate(self.cert_pem)
+
+    @property
+    def serial(self) -> int:
+        return self.certificate.serial_number
+
+    @property
+    def not_after(self) -> dt.datetime:
+        """Expiry (UTC)."""
+        return self.certificate.not_valid_after_utc
+
+    def __repr__(self) -> str:  # never print a key (nor whom it belongs to) by accident
+        return f"IssuedCert(serial={self.serial:x}, not_after={self.not_after:%Y-%m-%d})"
+
     def write(self, cert_path: Path, key_path: Path) -> None:
+        """Write the key (mode 0600) first, then the certificate, each replaced atomically."""
+        write_private_file(key_path, self.key_pem)
         cert_path.parent.mkdir(parents=True, exist_ok=True)
         cert_path.write_bytes(self.cert_pem)
-        key_path.touch(mode=0o600)
-        key_path.write_bytes(self.key_pem)
-        key_path.chmod(0o600)
 
 
 class CertificateAuthority:
-    """A self-signed CA that issues the broker's server certificate and device certificates."""
+    """A self-signed CA that issues the broker's server certificate and device certificates.
+
+    In memory (:meth:`create`), from two files (:meth:`load`), or kept in a directory and
+    created there on first use (:meth:`load_or_create`, what the device registry does):
+
+    >>> from pathlib import Path
+    >>> ca = CertificateAuthority.load_or_create(Path(getfixture("tmp_path")) / "ca")
+    >>> ca.verify(ca.issue_client("pi-07").cert_pem)
+    True
+    >>> ca.verify(CertificateAuthority.create().issue_client("pi-07").cert_pem)
+    False
+    """
 
     def __init__(self, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey):
         self.cert = cert
@@ -115,6 +145,27 @@ class CertificateAuthority:
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise TypeError(f"{key_path}: expected an EC private key")
         return cls(cert, key)
+
+    @classmethod
+    def load_or_create(
+        cls,
+        directory: Path,
+        *,
+        common_name: str = "fieldlink deployment CA",
+        cert_name: str = "ca.pem",
+        key_name: str = "ca.key",
+    ) -> Self:
+        """The CA kept in ``directory`` (``ca.pem`` and ``ca.key``), created there if absent.
+
+        The key is written (mode 0600) before the certificate, so a crash in between leaves
+        no certificate without its key and the next call creates a fresh pair.
+        """
+        cert_path, key_path = directory / cert_name, directory / key_name
+        if cert_path.exists() and key_path.exists():
+            return cls.load(cert_path, key_path)
+        ca = cls.create(common_name)
+        IssuedCert(ca.cert_pem, ca.key_pem).write(cert_path, key_path)
+        return ca
 
     @property
     def cert_pem(self) -> bytes:
@@ -174,6 +225,14 @@ class CertificateAuthority:
         return self._issue(
             username, usage=ExtendedKeyUsageOID.CLIENT_AUTH, sans=(), valid_days=valid_days
         )
+
+    def verify(self, cert_pem: bytes) -> bool:
+        """Whether ``cert_pem`` was signed by this CA (signature and issuer checked)."""
+        try:
+            x509.load_pem_x509_certificate(cert_pem).verify_directly_issued_by(self.cert)
+        except (InvalidSignature, ValueError, TypeError):
+            return False
+        return True
 
 
 @dataclass(frozen=True, slots=True)

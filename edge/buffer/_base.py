@@ -8,6 +8,15 @@ readings (door opened, motion seen) are dropped only when no sample is left. Rea
 than the age cap are dropped whatever their kind, but only clock-synced ones (an unsynced
 timestamp says nothing about age). Each discarded reading is counted by
 :class:`~fieldlink.messages.DropReason`.
+
+Readings in flight are never dropped. The publisher claims (:meth:`Buffer.claim`) the seqs
+of each message it hands to MQTT; until :meth:`Buffer.mark_published` (PUBACK) or
+:meth:`Buffer.release` (the broker refused the message) neither the byte cap nor the age cap
+touches them, because paho re-sends an unacknowledged message after a reconnect: a reading
+dropped while in flight would be counted as dropped *and* delivered. So every reading ends
+exactly one way, delivered or counted. If the readings in flight alone exceed the byte cap,
+the cap is exceeded until their acks arrive; the publisher's window (``inflight`` messages of
+at most ``batch_size`` readings) bounds by how much.
 """
 
 from __future__ import annotations
@@ -139,6 +148,10 @@ class BufferStats:
     unsynced: int
     """Readings of this run still waiting for clock sync to be re-stamped."""
     dropped: Mapping[DropReason, int] = field(default_factory=dict)
+    in_flight: int = 0
+    """Readings claimed by the publisher and not yet published or released."""
+    max_bytes: int = 0
+    """The byte cap in force (see :meth:`Buffer.set_max_bytes`)."""
 
 
 class Buffer(Protocol):
@@ -173,8 +186,23 @@ class Buffer(Protocol):
         """Up to ``limit`` committed readings with ``after < seq < below``, oldest first."""
         ...
 
+    def claim(self, seqs: Iterable[int]) -> None:
+        """Mark readings as in flight: eviction and expiry skip them until
+        :meth:`mark_published` or :meth:`release`."""
+        ...
+
+    def release(self, seqs: Iterable[int]) -> None:
+        """The message carrying these readings will not be acknowledged (the broker refused
+        it): they are ordinary buffered readings again."""
+        ...
+
     def mark_published(self, seqs: Iterable[int]) -> int:
-        """Remove acknowledged readings; returns how many were still buffered."""
+        """Remove acknowledged readings (and release them); returns how many were still
+        buffered."""
+        ...
+
+    def set_max_bytes(self, max_bytes: int) -> None:
+        """Change the byte cap at run time; a smaller cap evicts by the policy at once."""
         ...
 
     def expire(self, now_ns: int) -> int:

@@ -43,6 +43,7 @@ class MemoryBuffer:
         self._committed_seq = -1
         self._bytes = 0
         self._dropped: dict[DropReason, int] = {}
+        self._claimed: set[int] = set()
 
     @property
     def boot_id(self) -> str:
@@ -67,10 +68,24 @@ class MemoryBuffer:
             self._items[reading.seq] = BufferedReading(self._boot_id, reading, size)
             self._bytes += size
         self._next_seq = expected
+        self._enforce_cap()
+
+    def _enforce_cap(self) -> None:
         if self._bytes > self._max_bytes:
             excess = self._bytes - self._max_bytes + self._max_bytes // 50
-            rows = ((s, i.reading.kind, i.size) for s, i in self._items.items())
+            claimed = self._claimed
+            rows = ((s, i.reading.kind, i.size) for s, i in self._items.items() if s not in claimed)
             self._remove(choose_victims(rows, excess), DropReason.BUFFER_FULL)
+
+    def set_max_bytes(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._enforce_cap()
+
+    def claim(self, seqs: Iterable[int]) -> None:
+        self._claimed.update(s for s in seqs if s in self._items)
+
+    def release(self, seqs: Iterable[int]) -> None:
+        self._claimed.difference_update(seqs)
 
     def _remove(self, seqs: Iterable[int], reason: DropReason | None) -> int:
         removed = 0
@@ -106,6 +121,8 @@ class MemoryBuffer:
         return found
 
     def mark_published(self, seqs: Iterable[int]) -> int:
+        seqs = list(seqs)
+        self._claimed.difference_update(seqs)
         return self._remove(seqs, None)
 
     def expire(self, now_ns: int) -> int:
@@ -115,7 +132,7 @@ class MemoryBuffer:
             if seq > self._committed_seq:
                 break
             reading = self._items[seq].reading
-            if not reading.clock_synced:
+            if not reading.clock_synced or seq in self._claimed:
                 continue
             if reading.ts_ns >= cutoff:
                 break
@@ -152,6 +169,8 @@ class MemoryBuffer:
             next_seq=self._next_seq,
             unsynced=unsynced,
             dropped=dict(self._dropped),
+            in_flight=len(self._claimed),
+            max_bytes=self._max_bytes,
         )
 
     def close(self) -> None:

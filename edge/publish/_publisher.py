@@ -199,6 +199,7 @@ class Publisher:
             seqs = [r.seq for r in readings]
             self._inflight[mid] = seqs
             self._inflight_seqs.update(seqs)
+            self._buffer.claim(seqs)  # paho re-sends it until acked: never drop these
             self.published_readings += len(seqs)
             sent += 1
         return sent
@@ -209,6 +210,7 @@ class Publisher:
             return  # a status message, or a mid from before a restart
         self._inflight_seqs.difference_update(seqs)
         if not ack.ok:
+            self._buffer.release(seqs)
             self.rejected_messages += 1
             logger.warning("broker refused a batch of %d readings: %s", len(seqs), ack.reason)
             self.rewind()

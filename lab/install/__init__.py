@@ -15,6 +15,7 @@ from typing import Protocol
 from lab.settings import LabSettings
 
 from ._run import Progress
+from .compose import ComposeInstaller, compose_binary
 from .errors import InstallError
 from .imagetools import ImageToolsInstaller
 from .influxdb import InfluxInstaller
@@ -26,12 +27,13 @@ __all__ = [
     "InstallError",
     "Installer",
     "Progress",
+    "compose_binary",
     "install",
     "installers",
     "mosquitto_binary",
 ]
 
-COMPONENTS = ("mosquitto", "kafka", "influxdb", "imagetools")
+COMPONENTS = ("mosquitto", "kafka", "influxdb", "imagetools", "compose")
 
 
 class Installer(Protocol):
@@ -52,6 +54,7 @@ def installers(settings: LabSettings) -> dict[str, Installer]:
             settings.influxd_path, settings.influxdb_version, settings.build_dir
         ),
         "imagetools": ImageToolsInstaller(),
+        "compose": ComposeInstaller(),
     }
 
 

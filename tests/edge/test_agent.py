@@ -19,6 +19,7 @@ import paho.mqtt.publish as publish
 import pytest
 
 from edge.agent import Agent
+from edge.buffer import read_counters, read_generated
 from edge.settings import EdgeSettings
 from fieldlink.messages import (
     Alert,
@@ -114,16 +115,26 @@ def test_agent_sigkill_and_restart_loses_nothing_and_reuses_no_seq(
     mosquitto: MosquittoServer, unique: str, tmp_path: Path, record_property: pytest.RecordProperty
 ) -> None:
     collector = Collector(mosquitto, mqtt_topic("lab", unique, Channel.TELEMETRY), f"{unique}-c")
-    config = agent_config(tmp_path, mosquitto, unique)
+    config = agent_config(tmp_path, mosquitto, unique, extra="simulation_record = true\n")
+    buffer = tmp_path / f"{unique}.sqlite3"
     agent = agent_process(config, tmp_path / "agent")
     try:
         agent.start()
         wait_for(lambda: len(collector.seqs()) >= 300, 60, "300 readings")
         agent.kill()
+        # The record after SIGKILL: exactly the committed readings, everything delivered in it.
+        recorded = [r.seq for r in read_generated(buffer)]
+        assert recorded == list(range(read_counters(buffer).next_seq)), "no gap, no extra"
+        assert collector.seqs() <= set(recorded), "nothing delivered that was not recorded"
         killed_at = max(collector.seqs())
         with agent_process(config, tmp_path / "agent"):
             wait_for(lambda: max(collector.seqs()) >= killed_at + 300, 60, "300 more readings")
-        assert_all_delivered(collector, tmp_path / f"{unique}.sqlite3", record_property, boots=2)
+        assert_all_delivered(collector, buffer, record_property, boots=2)
+        record = {r.seq: r for r in read_generated(buffer)}
+        assert set(record) == collector.seqs(), "the record is the ground truth"
+        assert all(record[r.seq] == r for r in collector.readings), "as generated"
+        counters = read_counters(buffer)
+        assert (counters.recorded, counters.dropped) == (len(record), {})
     finally:
         agent.stop()
         collector.close()
@@ -138,18 +149,27 @@ def test_five_minute_partition_drains_completely(
     topic = mqtt_topic("lab", unique, Channel.TELEMETRY)
     collector = Collector(private_broker, topic, f"{unique}-c")
     buffer = tmp_path / f"{unique}.sqlite3"
-    agent = agent_process(agent_config(tmp_path, private_broker, unique, hz=20), tmp_path / "agent")
+    config = agent_config(tmp_path, private_broker, unique, hz=20)
+    agent = agent_process(config, tmp_path / "agent")
     try:
         with agent:
             wait_for(lambda: len(collector.seqs()) >= 100, 60, "100 readings")
             private_broker.stop()
+            partition_ns = time.time_ns()
             time.sleep(300)  # the partition: the broker is unreachable for five minutes
             with sqlite3.connect(f"file:{buffer}?mode=ro", uri=True) as db:
-                backlog = db.execute("SELECT count(*) FROM readings").fetchone()[0]
-            assert backlog >= 20 * 240, "the agent kept sampling into its buffer"
-            record_property("backlog", backlog)
+                rows = db.execute("SELECT seq, ts_ns FROM readings ORDER BY seq").fetchall()
+            buffered = [seq for seq, _ in rows]
+            # Exact whatever the load: the backlog is one contiguous run of seqs that starts
+            # where delivery stopped and holds everything sampled since (nothing dropped).
+            first, last = buffered[0], buffered[-1]
+            assert buffered == list(range(first, last + 1)), "a gap in the backlog"
+            assert collector.seqs() | set(buffered) == set(range(last + 1))
+            assert read_counters(buffer).dropped == {}
+            assert rows[-1][1] > partition_ns, "the agent kept sampling into its buffer"
+            record_property("backlog", len(buffered))
             private_broker.start()
-            wait_for(lambda: len(collector.seqs()) >= 100 + backlog, 120, "the backlog")
+            wait_for(lambda: collector.seqs() >= set(range(last + 1)), 120, "the backlog")
         assert_all_delivered(collector, buffer, record_property)
     finally:
         collector.close()

@@ -37,3 +37,17 @@ def test_run_with_a_bad_config_names_field_and_file(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert str(path) in result.output
     assert "mqtt.port" in result.output
+
+
+def test_status_shows_the_simulation_record_when_present(tmp_path: Path) -> None:
+    path = tmp_path / "b.sqlite3"
+    with SqliteBuffer(path, device="pi-07", record=True) as buffer:
+        buffer.append(
+            [Reading(device="pi-07", sensor="t", value=1.0, ts_ns=10**18, seq=s) for s in range(5)]
+        )
+        buffer.commit()
+        buffer.mark_published(range(5))
+    result = CliRunner().invoke(cli, ["edge", "status", "--buffer", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "depth:     0 readings" in result.output
+    assert "recorded:  5 readings generated (seqs 0..4)" in result.output

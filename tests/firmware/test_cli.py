@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from broker.mosquitto import verify_password
 from fieldlink.cli import cli
 from firmware.image.fat import FatPartition
 from firmware.image.partitions import read_partitions
@@ -51,6 +52,13 @@ def test_device_lifecycle(tmp_path: Path):
     exported = json.loads(_run(state, "device", "export", "--password-file", str(passwd)))
     assert exported["devices"][0]["state"] == "revoked"
     assert passwd.read_text() == ""
+    acl = tmp_path / "acl"
+    bridge = ["--bridge-user", "fieldlink-bridge", "--bridge-password", "bridge-pw"]
+    _run(state, "device", "export", "--password-file", str(passwd), "--acl-file", str(acl), *bridge)
+    assert verify_password(passwd.read_text(), "bridge-pw")
+    assert passwd.read_text().startswith("fieldlink-bridge:$7$")
+    assert "user fieldlink-bridge\n" in acl.read_text()
+    assert "pi-07" not in acl.read_text()
 
 
 def test_build_then_flash_to_a_file_target(trixie_image: Path, wheel: Path, tmp_path: Path):

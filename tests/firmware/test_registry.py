@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from broker.mosquitto import Credential, DeviceGrant, render_acl, verify_password
 from firmware.errors import DeviceExistsError, DeviceNotFoundError, RegistryError
-from firmware.identity import verify_password
 from firmware.registry import DeviceState, Registry
 
 pytestmark = pytest.mark.unit
@@ -36,10 +36,15 @@ def test_add_stores_only_the_hash_and_writes_broker_files(registry: Registry):
 
 def test_registry_survives_a_new_instance_and_lists_by_site(tmp_path: Path):
     Registry(tmp_path).add("b-2", site="beta")
-    Registry(tmp_path).add("a-1", site="alpha", cert=True)
+    assert not (tmp_path / "ca").exists()  # the CA is made for the first certificate only
+    issued = Registry(tmp_path).add("a-1", site="alpha", cert=True)
+    assert issued.certificate is not None
+    assert issued.ca_pem == (tmp_path / "ca" / "ca.pem").read_bytes()
+    assert (tmp_path / "ca" / "ca.key").stat().st_mode & 0o777 == 0o600
+    assert Registry(tmp_path).ca.verify(issued.certificate.cert_pem)  # same CA, from disk
     devices = Registry(tmp_path).devices()
     assert [(d.id, d.site) for d in devices] == [("a-1", "alpha"), ("b-2", "beta")]
-    assert devices[0].cert_serial is not None
+    assert devices[0].cert_serial == f"{issued.certificate.serial:x}"
     assert devices[1].cert_serial is None
 
 
@@ -83,6 +88,42 @@ def test_revoke_removes_the_device_from_broker_files(registry: Registry):
     with pytest.raises(RegistryError, match="revoked"):
         registry.rotate("pi-07")
     assert [d.id for d in registry.devices(include_revoked=False)] == ["pi-08"]
+
+
+def test_deployment_files_hold_the_bridge_and_the_active_devices(
+    registry: Registry, tmp_path: Path
+):
+    """One complete password file and ACL: the bridge beside the devices, revoked ones out."""
+    keep = registry.add("pi-08", site="farm")
+    registry.add("pi-07", site="farm")
+    registry.revoke("pi-07")
+    bridge = Credential("fieldlink-bridge", "bridge-pw")
+    passwd = registry.write_password_file(tmp_path / "passwd", extra=[bridge])
+    lines = dict(line.split(":", 1) for line in passwd.read_text().splitlines())
+    assert list(lines) == ["fieldlink-bridge", "pi-08"]
+    assert verify_password(lines["fieldlink-bridge"], "bridge-pw")
+    assert verify_password(lines["pi-08"], keep.password)
+    assert passwd.stat().st_mode & 0o777 == 0o600
+    acl = registry.write_acl_file(tmp_path / "acl", bridge_users=["fieldlink-bridge"])
+    assert acl.read_text() == render_acl(
+        bridge_users=["fieldlink-bridge"], devices=[DeviceGrant("pi-08", "farm")]
+    )
+    assert acl.stat().st_mode & 0o777 == 0o600
+    assert "pi-07" not in acl.read_text()
+    with pytest.raises(RegistryError, match="duplicate"):
+        registry.write_password_file(tmp_path / "dup", extra=[Credential("pi-08", "x")])
+    with pytest.raises(RegistryError, match="bridge"):
+        registry.write_acl_file(tmp_path / "bad", bridge_users=["a/b"])
+
+
+def test_an_empty_registry_grants_nothing(registry: Registry, tmp_path: Path):
+    """No active device is no grant at all, never the fleet-wide pattern lines."""
+    registry.add("pi-07", site="farm")
+    registry.revoke("pi-07")
+    assert registry.password_file.read_text() == ""
+    assert "pattern" not in registry.acl_file.read_text()
+    assert "topic" not in registry.acl_file.read_text()
+    assert "pattern" not in registry.write_acl_file(tmp_path / "acl").read_text()
 
 
 def test_export_is_readable_and_holds_no_secrets(registry: Registry):

@@ -9,8 +9,8 @@ from edge.buffer import SqliteBuffer
 from fieldlink.messages import Reading
 
 
-def main(path: str) -> None:
-    buffer = SqliteBuffer(Path(path), device="pi-07", durability_ms=5)
+def main(path: str, record: bool) -> None:
+    buffer = SqliteBuffer(Path(path), device="pi-07", durability_ms=5, record=record)
     reported = buffer.committed_seq
     seq = buffer.next_seq
     while True:
@@ -27,4 +27,4 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], record="--record" in sys.argv[2:])

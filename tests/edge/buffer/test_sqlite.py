@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.buffer import SqliteBuffer
+from edge.buffer import BufferCounters, SqliteBuffer, read_counters, read_generated
 from edge.errors import StorageError
-from fieldlink.messages import DropReason, Reading, ReadingKind
+from fieldlink.messages import DropReason, Quality, Reading, ReadingKind
 
 pytestmark = pytest.mark.unit
 
@@ -118,3 +118,110 @@ def test_full_disk_triggers_the_policy_not_a_crash(tmp_path: Path) -> None:
         assert buffer.integrity_check() == "ok"
     with SqliteBuffer(path, device="pi-07") as reopened:
         assert reopened.stats().dropped == stats.dropped, "the drop count was recorded"
+
+
+def test_a_published_reading_a_full_disk_rolled_back_is_never_counted_dropped(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "b.sqlite3"
+    with SqliteBuffer(path, device="pi-07", durability_ms=60_000) as buffer:
+        buffer.append([reading(s) for s in range(1_000)])
+        buffer.commit()
+        pages = buffer._db.execute("PRAGMA page_count").fetchone()[0]
+        buffer._db.execute(f"PRAGMA max_page_count = {pages}")
+        buffer.claim(range(100))
+        assert buffer.mark_published(range(100)) == 100  # acked; the delete is not committed
+        appended = 1_000
+        for start in range(1_000, 21_000, 500):
+            buffer.append([reading(s) for s in range(start, start + 500)])
+            appended += 500
+        buffer.commit()
+        kept = {i.reading.seq for i in buffer.take(10**6)}
+        dropped = buffer.stats().dropped[DropReason.DISK_FULL]
+        assert dropped > 0
+        assert kept.isdisjoint(range(100)), "published readings stay gone after a rollback"
+        assert len(kept) + dropped + 100 == appended, "each reading ends exactly one way"
+
+
+def test_the_record_keeps_every_committed_reading_with_its_final_time(tmp_path: Path) -> None:
+    path = tmp_path / "b.sqlite3"
+    unsynced = frozenset({Quality.CLOCK_UNSYNCED})
+    with SqliteBuffer(
+        path, device="pi-07", record=True, max_bytes=64 * 1024, max_age_s=10, durability_ms=0
+    ) as buffer:
+        buffer.append(
+            [
+                Reading(
+                    device="pi-07",
+                    sensor="temp",
+                    value=1.0,
+                    ts_ns=5,
+                    mono_ns=1_000 + s,
+                    seq=s,
+                    clock_synced=False,
+                    quality=unsynced,
+                )
+                for s in range(3)
+            ]
+        )
+        buffer.restamp(10**18)
+        buffer.append([reading(s) for s in range(3, 2_003)])  # overflows the cap
+        buffer.claim([2_002])
+        assert buffer.mark_published([2_002]) == 1
+        buffer.expire(10**18 + 2_003 + 20 * 10**9)  # ages out the rest
+        buffer.append([reading(2_003)])
+        buffer.commit()
+        stats = buffer.stats()
+        assert stats.depth == 1
+        counters = read_counters(path)  # while the buffer is open
+    record = list(read_generated(path))
+    assert [r.seq for r in record] == list(range(2_004)), "never deleted from"
+    assert [r.ts_ns for r in record[:3]] == [10**18 + 1_000 + s for s in range(3)]
+    assert all(r.quality == {Quality.RESTAMPED} for r in record[:3])
+    assert record[3:] == [reading(s) for s in range(3, 2_004)]
+    assert counters == BufferCounters(
+        device="pi-07", next_seq=2_004, dropped=stats.dropped, unstored=0, recorded=2_004
+    )
+    assert sum(stats.dropped.values()) == 2_004 - 1 - 1, "all but the published and the last"
+
+
+def test_the_record_has_what_the_buffer_committed_after_sigkill(tmp_path: Path) -> None:
+    path = tmp_path / "b.sqlite3"
+    writer = subprocess.Popen(
+        [sys.executable, str(WRITER), str(path), "--record"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout is not None
+        committed = [int(writer.stdout.readline()) for _ in range(20)]
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    recorded = [r.seq for r in read_generated(path)]
+    with SqliteBuffer(path, device="pi-07") as buffer:
+        buffered = [item.reading.seq for item in buffer.take(10**7)]
+    assert recorded == buffered, "a reading is in the record iff the buffer committed it"
+    assert recorded[: committed[-1] + 1] == list(range(committed[-1] + 1))
+    assert read_counters(path).recorded == len(recorded)
+
+
+def test_readings_a_full_disk_never_stored_are_counted_as_unstored(tmp_path: Path) -> None:
+    path = tmp_path / "b.sqlite3"
+    with SqliteBuffer(path, device="pi-07", durability_ms=0, record=True) as buffer:
+        buffer._db.execute("PRAGMA max_page_count = 64")
+        buffer.append([reading(s) for s in range(20_000)])  # bigger than the whole "disk"
+        buffer.append([reading(20_000)])
+    counters = read_counters(path)
+    recorded = [r.seq for r in read_generated(path)]
+    assert recorded == [20_000]
+    assert counters.unstored == 20_000 == counters.dropped[DropReason.DISK_FULL]
+    assert counters.next_seq == 20_001
+
+
+def test_a_file_without_a_record_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "b.sqlite3"
+    SqliteBuffer(path, device="pi-07").close()
+    assert read_counters(path).recorded is None
+    with pytest.raises(StorageError, match="no record"):
+        list(read_generated(path))
+    with pytest.raises(StorageError, match="no such file"):
+        read_counters(tmp_path / "missing.sqlite3")

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from broker.mosquitto import verify_password
 from firmware.errors import DeviceNotFoundError, ImageError
-from firmware.identity import verify_password
 from firmware.image import BuildRequest, build_image
 from firmware.image.fat import FatPartition
 from firmware.image.partitions import read_partitions
@@ -106,7 +106,7 @@ def test_trixie_image_gets_cloud_init_agent_config_and_credentials(
         "cpu_temperature",
     ]
     assert registry.ca.verify(boot.read("fieldlink/client.pem"))
-    assert boot.read("fieldlink/ca.pem") == registry.ca.ca_pem()
+    assert boot.read("fieldlink/ca.pem") == registry.ca.cert_pem
 
     config_txt = boot.read("config.txt").decode()
     assert "\ndtparam=spi=on\n" in config_txt
