@@ -1,9 +1,9 @@
 """The lab's Mosquitto: real per-device credentials and ACL from the device registry.
 
-Devices are registered in a registry kept in the run directory (``firmware.registry``);
-their issued passwords, plus a bridge credential, go through the broker tier's provisioning
-(``broker.mosquitto.provision``) into a password file and ACL. Mosquitto listens on loopback
-and on the host end of every device's veth pair.
+Devices are registered in a registry kept in the run directory (``firmware.registry``); the
+registry writes the password file (its devices plus the bridge's credential) and the ACL
+(each device confined to its own topics, the bridge reading all). Mosquitto listens on
+loopback and on the host end of every device's veth pair.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from broker.mosquitto import Credential
 from broker.mosquitto.config import BrokerConfig, Profile
-from broker.mosquitto.credentials import Credential, generate_password
-from broker.mosquitto.provision import DeviceEntry, write_broker_dir
+from broker.mosquitto.credentials import generate_password
 from firmware.registry import Registry
 
 __all__ = ["BrokerSetup", "provision_broker"]
@@ -40,17 +40,11 @@ def provision_broker(directory: Path, *, devices: Sequence[str], site: str) -> B
     for device in devices:
         issued[device] = Credential(device, registry.add(device, site=site).password)
     bridge = Credential("fieldlink-bridge", generate_password())
-    broker_dir = write_broker_dir(
-        directory / "broker",
-        bridge=bridge,
-        devices=[DeviceEntry(credential, site=site) for credential in issued.values()],
-        profile=Profile.LAB,
-        tls_port=None,
-    )
+    broker_dir = directory / "broker"
+    broker_dir.mkdir(parents=True, exist_ok=True)
+    password_file = registry.write_password_file(broker_dir / "passwd", extra=[bridge])
+    acl_file = registry.write_acl_file(broker_dir / "acl", bridge_users=[bridge.username])
     options = BrokerConfig.for_profile(
-        Profile.LAB,
-        password_file=broker_dir.password_file,
-        acl_file=broker_dir.acl_file,
-        tls=None,
+        Profile.LAB, password_file=password_file, acl_file=acl_file, tls=None
     ).render_options()
     return BrokerSetup(issued, bridge, options)
