@@ -81,7 +81,7 @@ def _row(result: ReplayResult) -> BenchRow:
     return BenchRow(
         name=scenario.name,
         offered_per_s=scenario.fleet.devices * scenario.fleet.sample_hz,
-        stored_per_s=stored / scenario.duration_s,
+        stored_per_s=stored / (result.sampling_s or scenario.duration_s),
         lost=int(_figure(result, "no_loss", "lost") or 0),
         p50_ms=_figure(result, "timing", "live_p50_ms"),
         p99_ms=_figure(result, "timing", "live_p99_ms"),
@@ -91,8 +91,9 @@ def _row(result: ReplayResult) -> BenchRow:
 
 
 def _table(rows: Sequence[BenchRow]) -> Table:
-    table = Table(title="fieldlink lab bench")
-    for column in ("run", "offered r/s", "stored r/s", "lost", "p50 ms", "p99 ms", "catch-up s"):
+    table = Table(title="fieldlink lab bench (stored r/s: unique readings stored / sampling time)")
+    table.add_column("run", no_wrap=True)
+    for column in ("offered r/s", "stored r/s", "lost", "p50 ms", "p99 ms", "catch-up s"):
         table.add_column(column)
     for r in rows:
         table.add_row(

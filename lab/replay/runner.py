@@ -148,6 +148,8 @@ class ReplayResult:
     mode: str
     json_path: Path
     html_path: Path
+    sampling_s: float = 0.0
+    """How long the agents sampled (start of the timeline to the fleet's stop)."""
 
 
 def _wait(predicate: Callable[[], bool], timeout_s: float, interval_s: float = 1.0) -> bool:
@@ -263,6 +265,7 @@ def _run(
     )
     extra = {
         "heal_at_s": heal_t,
+        "sampling_s": (fleet_stop_ns - wall0_ns) / 1e9,
         "deadman_silent_s": stack.spec.deadman_silent_s,
         "expected_alerts": [a.model_dump() for a in expect.alerts],
         "left_in_buffers_at_stop": left,
@@ -276,7 +279,8 @@ def _run(
     json_path, html_path = write_report(
         out_dir, scenario, verdict, timelines, mode=stack.mode, extra=extra
     )
-    return ReplayResult(scenario, verdict, stack.mode, json_path, html_path)
+    sampling_s = (fleet_stop_ns - wall0_ns) / 1e9
+    return ReplayResult(scenario, verdict, stack.mode, json_path, html_path, sampling_s)
 
 
 def _split_alerts(
