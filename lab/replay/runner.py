@@ -89,6 +89,8 @@ class _Samples:
     ingest: list[tuple[float, float]] = field(default_factory=list)
     lag: list[tuple[float, float]] = field(default_factory=list)
     latency: list[tuple[float, float]] = field(default_factory=list)
+    latency_ts_ns: list[int] = field(default_factory=list)
+    """Event time of the reading behind each latency sample."""
     counts: list[tuple[float, int]] = field(default_factory=list)
 
 
@@ -136,6 +138,7 @@ class _Sampler(threading.Thread):
         for device, ts_ns in newest.items():
             if ts_ns != self._newest.get(device):
                 self.samples.latency.append((t, (now_ns - ts_ns) / 1e6))
+                self.samples.latency_ts_ns.append(ts_ns)
         self._newest.update(newest)
         if self.count_cut_ns is not None:
             self.samples.counts.append((t, self.store.count_until(self.count_cut_ns)))
@@ -253,7 +256,7 @@ def _run(
         aggregates=store.aggregates((60, 3600)),
         alerts=alerts,
         catch_up_s=_catch_up(sampler.samples, truths, stored, heal_ns, heal_t, t0, wall0_ns),
-        live_latency_ms=_drain_latency(sampler.samples, heal_t),
+        live_latency_ms=_drain_latency(sampler.samples, heal_ns),
     )
     expect = scenario.expect
     verdict = judge(observations, expect)
@@ -320,7 +323,14 @@ def _catch_up(
     return None
 
 
-def _drain_latency(samples: _Samples, heal_t: float | None) -> list[float]:
-    """Live latency samples after the last heal (the drain), or after warm-up if none."""
-    start = heal_t if heal_t is not None else 10.0
-    return [ms for t, ms in samples.latency if t >= start]
+def _drain_latency(samples: _Samples, heal_ns: int | None) -> list[float]:
+    """Live latency during the drain: samples of readings taken after the last heal (a
+    backlog reading seen after the heal is drain progress, not live latency), or every
+    sample after a 10 s warm-up when nothing healed."""
+    if heal_ns is None:
+        return [ms for t, ms in samples.latency if t >= 10.0]
+    return [
+        ms
+        for (_, ms), ts_ns in zip(samples.latency, samples.latency_ts_ns, strict=True)
+        if ts_ns >= heal_ns
+    ]
