@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from lab.replay.cli import deadman_silent_s
 from lab.replay.model import Scenario
 from lab.replay.runner import ReplayResult, replay
 from lab.settings import LabSettings
@@ -133,7 +134,13 @@ def run_bench(
                 status.update(text)
                 console.log(text)
 
-            result = replay(scenario, out_dir=out_dir / scenario.name, lab=lab, on_step=step)
+            result = replay(
+                scenario,
+                out_dir=out_dir / scenario.name,
+                lab=lab,
+                deadman_silent_s=deadman_silent_s(scenario),
+                on_step=step,
+            )
         row = _row(result)
         rows.append(row)
         console.print(_table(rows))
