@@ -33,7 +33,7 @@ pytest: venv
 	$(BIN)/pytest -m "unit or integration or scenario" $(PYTEST_ARGS)
 
 demo: venv install-servers
-	$(BIN)/fieldlink lab servers
+	$(BIN)/fieldlink lab up --devices 20
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -112,3 +112,173 @@ def servers_command(
                 time.sleep(3600)
         except KeyboardInterrupt:
             click.echo("stopping...", err=True)
+
+
+@group.command(name="up")
+@click.option("--devices", type=click.IntRange(1, 500), default=20, show_default=True)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop after this many seconds (default: run until Ctrl-C).",
+)
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where configs, buffers, data and logs go (default: a new temporary directory).",
+)
+@click.option("--sample-hz", type=click.FloatRange(min=0, min_open=True), default=2.0)
+@click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True)
+@click.option(
+    "--proxy",
+    "force_proxy",
+    is_flag=True,
+    help="Put every device behind a fault proxy even when namespaces are available.",
+)
+def up_command(
+    devices: int,
+    duration: float | None,
+    run_dir: Path | None,
+    sample_hz: float,
+    workers: int,
+    force_proxy: bool,
+) -> None:
+    """Run the whole stack with a simulated fleet and show it live until Ctrl-C.
+
+    Mosquitto (per-device credentials and ACL), Kafka, InfluxDB, the bridge, Faust workers,
+    the API and one simulated edge agent per device, each its own process, each device in
+    its own network namespace when running as root.
+    """
+    from lab.up import run_up
+
+    try:
+        run_up(
+            devices=devices,
+            duration_s=duration,
+            run_dir=run_dir,
+            sample_hz=sample_hz,
+            workers=workers,
+            use_namespaces=False if force_proxy else None,
+            lab=_settings(),
+        )
+    except (ServiceError, FieldlinkError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@group.command(name="replay")
+@click.argument("scenarios", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--all", "run_all", is_flag=True, help="Every scenario in lab/scenarios/.")
+@click.option(
+    "--short",
+    "factor",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=None,
+    help="Scale every time in the scenario by this factor (CI runs 0.15).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Report directory (default: a new temporary directory); one subfolder per scenario.",
+)
+@click.option(
+    "--proxy",
+    "force_proxy",
+    is_flag=True,
+    help="Inject every network fault with the user-space proxy, even as root.",
+)
+def replay_command(
+    scenarios: tuple[Path, ...],
+    run_all: bool,
+    factor: float | None,
+    out_dir: Path | None,
+    force_proxy: bool,
+) -> None:
+    """Replay partition scenarios against the real stack and judge them.
+
+    Exit status 0 only when every invariant of every scenario holds. Each run writes
+    report.json and report.html (timelines with the fault windows shaded).
+    """
+    from lab.replay.cli import run_replays
+
+    paths = list(scenarios)
+    if run_all:
+        paths += sorted((Path(__file__).parent / "scenarios").glob("*.yaml"))
+    if not paths:
+        raise click.UsageError("name a scenario file or pass --all")
+    try:
+        ok = run_replays(
+            paths,
+            factor=factor,
+            out_dir=out_dir or Path(tempfile.mkdtemp(prefix="fieldlink-replay-")),
+            use_namespaces=False if force_proxy else None,
+            lab=_settings(),
+        )
+    except (ServiceError, FieldlinkError, OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if not ok:
+        raise SystemExit(1)
+
+
+@group.command(name="bench")
+@click.option("--devices", type=click.IntRange(1, 500), default=20, show_default=True)
+@click.option(
+    "--rates",
+    default="1,5,10,25,50",
+    show_default=True,
+    help="Sample rates per device (Hz) to step through, comma-separated.",
+)
+@click.option("--measure-s", type=click.FloatRange(10), default=60.0, show_default=True)
+@click.option("--recovery-devices", type=click.IntRange(1, 500), default=50, show_default=True)
+@click.option("--recovery-hz", type=click.FloatRange(0.1), default=10.0, show_default=True)
+@click.option("--partition-s", type=click.FloatRange(10), default=600.0, show_default=True)
+@click.option("--throughput/--no-throughput", default=True)
+@click.option("--recovery/--no-recovery", default=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where each run's report goes (default: a new temporary directory).",
+)
+def bench_command(
+    devices: int,
+    rates: str,
+    measure_s: float,
+    recovery_devices: int,
+    recovery_hz: float,
+    partition_s: float,
+    throughput: bool,
+    recovery: bool,
+    out_dir: Path | None,
+) -> None:
+    """End-to-end figures: readings/s to visible in InfluxDB at rising load (p50/p99 sample
+    to queryable), and recovery after a whole-fleet partition (catch-up, live p99).
+
+    The issue's sizes: --recovery-devices 50 --recovery-hz 10 --partition-s 600.
+    """
+    from lab.bench import run_bench
+
+    try:
+        steps = [float(part) for part in rates.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(
+            f"not a list of numbers: {rates!r}", param_hint="--rates"
+        ) from None
+    try:
+        run_bench(
+            devices=devices,
+            rates=steps,
+            measure_s=measure_s,
+            recovery_devices=recovery_devices,
+            recovery_hz=recovery_hz,
+            partition_s=partition_s,
+            out_dir=out_dir or Path(tempfile.mkdtemp(prefix="fieldlink-bench-")),
+            lab=_settings(),
+            throughput=throughput,
+            recovery=recovery,
+        )
+    except (ServiceError, FieldlinkError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
