@@ -340,8 +340,7 @@ class Handlers:
         self.counters.statuses += 1
         alerts: list[Alert] = []
         if self.liveness is not None:
-            self.liveness.status(status.device, status.site, backlog=status.buffer_depth)
-            alerts = self.liveness.seen(status.device, status.site, ts_ns)
+            alerts = self.liveness.report(status, ts_ns)
         await self._write("pipeline", [status_line(status, ts_ns)])
         await self._write("events", [alert_line(a) for a in alerts])
         for alert in alerts:

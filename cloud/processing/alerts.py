@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloud.settings import AlertRules, DeadmanRule, RateRule, Severity, ThresholdRule
-from fieldlink.messages import Alert, AlertState, Reading
+from fieldlink.messages import Alert, AlertState, DeviceStatus, Reading
 
 __all__ = ["AlertEngine", "DeviceLiveness", "alert_id"]
 
@@ -216,6 +216,15 @@ class DeviceLiveness:
             self.devices[device] = _Device(site, -1, backlog)
         else:
             entry.backlog = backlog
+
+    def report(self, status: DeviceStatus, at_ns: int) -> list[Alert]:
+        """A DeviceStatus arrived at ``at_ns``: note its backlog and, if the device itself
+        sent it, count it as a sign of life. An ``online=False`` status is the last will the
+        broker publishes for a device it lost: it proves the device is gone, not alive."""
+        self.status(status.device, status.site, backlog=status.buffer_depth)
+        if not status.online:
+            return []
+        return self.seen(status.device, status.site, at_ns)
 
     def seen(self, device: str, site: str, at_ns: int) -> list[Alert]:
         entry = self.devices.get(device)

@@ -6,6 +6,7 @@ import pytest
 
 from cloud.processing import DeviceLiveness
 from cloud.settings import DeadmanRule
+from fieldlink.messages import DeviceStatus
 
 pytestmark = pytest.mark.unit
 
@@ -41,3 +42,23 @@ def test_devices_never_seen_with_data_are_not_called_silent():
     live.status("pi", "lab", backlog=0)
     assert live.check(10**6 * S) == []
     assert not live.online("pi", 0)
+
+
+def _status(online: bool, backlog: int = 0) -> DeviceStatus:
+    return DeviceStatus(
+        device="pi", site="lab", boot_id="0" * 32, ts_ns=0, online=online, buffer_depth=backlog
+    )
+
+
+def test_an_offline_last_will_is_not_a_sign_of_life():
+    live = DeviceLiveness(DeadmanRule(name="silent", silent_s=10))
+    assert live.report(_status(online=True), 0) == []
+    # The broker publishes the device's last will 5 s later: the device is gone, not alive.
+    assert live.report(_status(online=False), 5 * S) == []
+    opened = live.check(10 * S)
+    assert [(a.state.value, a.alert_id) for a in opened] == [("open", "silent:pi:-:0")]
+    (closed,) = live.report(_status(online=True, backlog=40), 30 * S)
+    assert (closed.state.value, closed.message) == (
+        "close",
+        "recovered after partition, 40 readings buffered",
+    )
