@@ -181,7 +181,9 @@ def up_command(
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Report directory (default: a new temporary directory); one subfolder per scenario.",
+    help="Report directory (default: a new replay-<time> folder in the reports directory, "
+    "FIELDLINK_REPORTS_DIR, which the dashboard of `fieldlink lab up` lists); one subfolder "
+    "per scenario.",
 )
 @click.option(
     "--proxy",
@@ -203,6 +205,7 @@ def replay_command(
     """
     from lab.replay.cli import run_replays
 
+    lab = _settings()
     paths = list(scenarios)
     if run_all:
         paths += sorted((Path(__file__).parent / "scenarios").glob("*.yaml"))
@@ -212,9 +215,9 @@ def replay_command(
         ok = run_replays(
             paths,
             factor=factor,
-            out_dir=out_dir or Path(tempfile.mkdtemp(prefix="fieldlink-replay-")),
+            out_dir=out_dir or lab.new_report_dir("replay"),
             use_namespaces=False if force_proxy else None,
-            lab=_settings(),
+            lab=lab,
         )
     except (ServiceError, FieldlinkError, OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -241,7 +244,8 @@ def replay_command(
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where each run's report goes (default: a new temporary directory).",
+    help="Where each run's report goes (default: a new bench-<time> folder in the reports "
+    "directory, FIELDLINK_REPORTS_DIR).",
 )
 def bench_command(
     devices: int,
@@ -261,6 +265,7 @@ def bench_command(
     """
     from lab.bench import run_bench
 
+    lab = _settings()
     try:
         steps = [float(part) for part in rates.split(",") if part.strip()]
     except ValueError:
@@ -275,8 +280,8 @@ def bench_command(
             recovery_devices=recovery_devices,
             recovery_hz=recovery_hz,
             partition_s=partition_s,
-            out_dir=out_dir or Path(tempfile.mkdtemp(prefix="fieldlink-bench-")),
-            lab=_settings(),
+            out_dir=out_dir or lab.new_report_dir("bench"),
+            lab=lab,
             throughput=throughput,
             recovery=recovery,
         )

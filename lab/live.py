@@ -65,7 +65,7 @@ class ApiPoller:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
 
-    def _get(self, path: str) -> Any:
+    def get(self, path: str) -> Any:
         with urllib.request.urlopen(  # noqa: S310 - our own loopback API
             self.base_url + path, timeout=self.timeout_s
         ) as response:
@@ -74,9 +74,9 @@ class ApiPoller:
     def poll(self) -> Snapshot:
         now = time.monotonic()
         try:
-            devices = self._get("/devices")["devices"]
-            pipeline = self._get("/pipeline")
-            alerts = self._get("/alerts?state=open")["alerts"]
+            devices = self.get("/devices")["devices"]
+            pipeline = self.get("/pipeline")
+            alerts = self.get("/alerts?state=open")["alerts"]
         except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
             return Snapshot(at_s=now, devices=[], pipeline={}, error=str(exc))
         return Snapshot(at_s=now, devices=devices, pipeline=pipeline, open_alerts=alerts)

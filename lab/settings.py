@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 from pydantic import Field
@@ -35,6 +36,24 @@ class LabSettings(FieldlinkSettings):
         title="InfluxDB version",
         description="InfluxDB 2.x tag built from the Go module proxy.",
     )
+
+    reports_dir: Path = Field(
+        default=Path.home() / ".local" / "state" / "fieldlink" / "reports",
+        title="Reports directory",
+        description="Where `fieldlink lab replay` and `fieldlink lab bench` write their reports "
+        "(one folder per run) unless given --out, and what the dashboard of `fieldlink lab up` "
+        "lists under Reports. Override with FIELDLINK_REPORTS_DIR.",
+    )
+
+    def new_report_dir(self, kind: str) -> Path:
+        """A fresh folder ``<reports_dir>/<kind>-<UTC timestamp>`` for one run's reports."""
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+        path = self.reports_dir / f"{kind}-{stamp}"
+        suffix = 1
+        while path.exists():
+            suffix += 1
+            path = self.reports_dir / f"{kind}-{stamp}-{suffix}"
+        return path
 
     @property
     def kafka_home(self) -> Path:

@@ -45,6 +45,7 @@ def run_up(
         run_dir=run_dir,
         use_namespaces=use_namespaces,
         partitions=max(4, workers),
+        reports_dir=lab.reports_dir,
     )
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     started = time.monotonic()
@@ -62,8 +63,10 @@ def run_up(
             return
     try:
         console.print(
-            f"[b]dashboard API:[/b] {stack.api_url}/devices  "
-            f"(also /alerts, /pipeline, /metrics)   run directory: {stack.run_dir}"
+            f"[b]dashboard:[/b] {stack.api_url}/ui/   [b]API:[/b] {stack.api_url}/devices "
+            f"(also /alerts, /pipeline, /metrics)\n"
+            f"[b]replay reports:[/b] {lab.reports_dir} (listed on the dashboard)   "
+            f"[b]run directory:[/b] {stack.run_dir}"
         )
         poller = ApiPoller(stack.api_url)
         history: deque[Snapshot] = deque([poller.poll()], maxlen=_RATE_WINDOW)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from cloud.settings import CloudSettings
@@ -32,11 +33,12 @@ from fieldlink.messages import Alert, Reading, ReadingBatch
 
 from .alerts import AlertEngine
 from .dedup import SeqTracker
-from .windows import WindowAggregate, WindowStats, window_start
+from .windows import WindowAggregate, WindowStats
 
 __all__ = ["Outcome", "Processor"]
 
 _NS = 1_000_000_000
+_event_order = attrgetter("ts_ns", "seq")
 
 
 @dataclass
@@ -104,30 +106,43 @@ class Processor:
         return out
 
     def _aggregate(self, out: Outcome, offset: int, now_ns: int) -> None:
-        touched: dict[str, tuple[WindowStats, bool, str, int, int]] = {}
+        # Group the record's readings by window first, then merge each group's statistics
+        # into the stored window once: the per-reading work stays in C-level builtins.
+        widths = [(width, width * _NS) for width in self.settings.window_widths_s]
+        groups: dict[tuple[str, int, int], list[Reading]] = {}
         for reading in out.raw:
-            if now_ns - reading.ts_ns > self._lateness_ns:
+            ts_ns = reading.ts_ns
+            if now_ns - ts_ns > self._lateness_ns:
                 out.too_late += 1
                 continue
             if reading.value is None:
                 continue
-            for width in self.settings.window_widths_s:
-                start = window_start(reading.ts_ns, width)
-                key = f"w|{out.device}|{reading.sensor}|{width}|{start}"
-                if key not in touched:
-                    stored = self.store.get(key)
-                    applied = stored is not None and stored["o"] >= offset
-                    stats = WindowStats.from_json(stored["s"]) if stored else WindowStats.empty()
-                    touched[key] = (stats, applied, reading.sensor, width, start)
-                stats, applied, *_ = touched[key]
-                if not applied:
-                    stats.add(reading.value, ts_ns=reading.ts_ns, seq=reading.seq)
-        for key, (stats, applied, sensor, width, start) in touched.items():
+            for width, width_ns in widths:
+                window = (reading.sensor, width, ts_ns - ts_ns % width_ns)
+                group = groups.get(window)
+                if group is None:
+                    groups[window] = [reading]
+                else:
+                    group.append(reading)
+        for (sensor, width, start), members in groups.items():
+            key = f"w|{out.device}|{sensor}|{width}|{start}"
+            stored = self.store.get(key)
+            stats = WindowStats.from_json(stored["s"]) if stored else WindowStats.empty()
+            if stored is None or stored["o"] < offset:  # else: applied before a crash
+                last = max(members, key=_event_order)
+                assert last.value is not None
+                stats.merge(
+                    WindowStats.of_values(
+                        [r.value for r in members if r.value is not None],
+                        last.ts_ns,
+                        last.seq,
+                        last.value,
+                    )
+                )
+                out.updates.append((key, {"o": offset, "s": stats.to_json()}))
             out.aggregates.append(
                 WindowAggregate.of(out.device, out.site, sensor, width, start, stats)
             )
-            if not applied:
-                out.updates.append((key, {"o": offset, "s": stats.to_json()}))
 
     def _alert(self, out: Outcome, offset: int, released: list[Reading]) -> None:
         if not released:

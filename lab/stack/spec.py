@@ -56,6 +56,8 @@ class StackSpec:
     overheat_clear: float = 50.0
     record_generated: bool = True
     api_port: int | None = None
+    reports_dir: Path | None = None
+    """Replay reports the dashboard lists (the API's ``reports_dir``); None: none."""
     extra_cloud: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -137,6 +137,7 @@ class Stack:
             "influx_org": creds.org,
             "api_host": "127.0.0.1",
             "api_port": self.api_port,
+            **({"reports_dir": str(self.spec.reports_dir)} if self.spec.reports_dir else {}),
             **self.spec.extra_cloud,
             "alerts": {"rules": rules},
         }

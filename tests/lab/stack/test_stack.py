@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -16,8 +17,18 @@ pytestmark = pytest.mark.scenario
 
 
 def test_stack_runs_a_fleet_and_stops_clean(tmp_path: Path) -> None:
-    stack = Stack(StackSpec(devices=2, sample_hz=2, run_dir=tmp_path / "run"))
+    reports = tmp_path / "reports"
+    report = {"scenario": {"name": "flaky-link"}, "mode": "namespaces", "verdict": {"ok": True}}
+    (reports / "replay-1" / "flaky-link").mkdir(parents=True)
+    (reports / "replay-1" / "flaky-link" / "report.json").write_text(json.dumps(report))
+    stack = Stack(StackSpec(devices=2, sample_hz=2, run_dir=tmp_path / "run", reports_dir=reports))
     with stack:
+        # The dashboard lists the replay reports of the lab's reports folder.
+        listed = ApiPoller(stack.api_url).get("/reports")
+        assert listed["configured"] is True
+        assert [(r["path"], r["scenario"], r["ok"]) for r in listed["reports"]] == [
+            ("replay-1/flaky-link", "flaky-link", True)
+        ]
         assert stack.mode == "namespaces"
         poller = ApiPoller(stack.api_url)
         deadline = time.monotonic() + 90
