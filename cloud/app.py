@@ -1,8 +1,8 @@
 """The Faust app: thin agents around :class:`cloud.handlers.Handlers`.
 
-One agent per input topic. The telemetry agent takes one ReadingBatch per Kafka record and
-hands it over with its offset and an ``ack`` the handler calls once the record's data is in
-InfluxDB and its state committed (up to ``pipeline_depth`` records in flight). All state
+One agent per input topic. The telemetry agent hands the records the consumer has already
+delivered (up to ``batch_max_records``) to the handlers as one batch; they are acked once
+their data is in InfluxDB and their state committed. All state
 lives in one table (``state``) whose changelog is co-partitioned with the telemetry topic,
 so a restarted or newly assigned worker recovers it; see :mod:`cloud.processing.pipeline`
 for why one table and why replays are harmless.
@@ -13,16 +13,16 @@ for why one table and why replays are harmless.
 
 from __future__ import annotations
 
-import functools
 import os
 import socket
 import time
 from collections.abc import Callable
+from contextvars import Context, copy_context
 from typing import Any
 
 import faust
 
-from cloud.handlers import Handlers
+from cloud.handlers import Handlers, Record
 from cloud.settings import CloudSettings
 from cloud.sink import InfluxSink
 from fieldlink.messages import KafkaTopics
@@ -79,6 +79,12 @@ def create_app(
         key_serializer="raw",
         value_serializer="raw",
     )
+    # Table writes queue up in the producer's buffer, and past max_messages (100) Faust
+    # stops the stream and drains it one message per event-loop handshake, with 0.1 s
+    # timeouts (faust-streaming issue #173: "producer buffer full", flushes of seconds).
+    # Committing a batch of records writes far more than 100 keys; the buffer is bounded
+    # by the batch anyway.
+    app.producer.buffer.max_messages = max(10_000, 64 * settings.batch_max_records)
     topics = KafkaTopics(settings.topic_prefix)
 
     def topic(name: str) -> Any:
@@ -114,25 +120,42 @@ def create_app(
         clock=clock,
         worker=worker,
         fetch_range=fetch_range,
-        depth=settings.pipeline_depth,
     )
     app.handlers = handlers  # type: ignore[attr-defined]
     started = time.monotonic()
 
     @app.agent(telemetry)
     async def on_telemetry(stream: Any) -> None:
-        # Acked by hand once the record's data is stored and its state committed; before a
-        # rebalance Faust waits for those acks (stream_wait_empty).
+        # Each record is prepared as it arrives, in its own event context (Faust's table
+        # routes reads and writes by the current event's partition); a batch is what has
+        # already arrived, up to batch_max_records. The records are acked by hand once
+        # their data is stored and their state committed; before a rebalance Faust waits
+        # for those acks (stream_wait_empty). (Not stream.take_events: it waits to fill
+        # batches, runs the body outside any event context and acks a batch whose
+        # processing raised.)
         manual = stream.noack()
-        async for event in manual.events():
-            message = event.message
-            await handlers.submit(
-                message.value,
-                offset=message.offset,
-                partition=message.partition,
-                ts_ns=int(message.timestamp * 1e9),
-                ack=functools.partial(manual.ack, event),
-            )
+        events = manual.events().__aiter__()
+        while True:
+            batch: list[tuple[Any, Any, Context]] = []
+            size = 0
+            while not batch or (
+                len(batch) < settings.batch_max_records
+                and size < settings.batch_max_bytes
+                and not manual.channel.empty()
+            ):
+                event = await events.__anext__()
+                message = event.message
+                size += len(message.value or b"")
+                record = Record(
+                    message.value,
+                    message.offset,
+                    message.partition,
+                    int(message.timestamp * 1e9),
+                )
+                batch.append((event, await handlers.prepare(record), copy_context()))
+            await handlers.finish([(prepared, context) for _, prepared, context in batch])
+            for event, _, _ in batch:
+                await manual.ack(event)
 
     @app.agent(status)
     async def on_status(stream: Any) -> None:

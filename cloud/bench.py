@@ -141,7 +141,9 @@ def main(readings: int, batch: int, devices: int, workers: int) -> None:
             f"  {w['worker']}: records {w.get('records')}, per-record latency "
             f"p50 {w.get('latency_p50_s', 0) * 1000:.1f} ms, "
             f"p99 {w.get('latency_p99_s', 0) * 1000:.1f} ms, "
-            f"write p50 {w.get('write_p50_s', 0) * 1000:.1f} ms"
+            f"write p50 {w.get('write_p50_s', 0) * 1000:.1f} ms, "
+            f"{w.get('write_requests', 0)} InfluxDB writes of "
+            f"{w.get('points_written', 0) / max(1, w.get('write_requests') or 0):,.0f} points"
         )
 
 

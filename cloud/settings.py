@@ -174,13 +174,23 @@ class CloudSettings(FieldlinkSettings):
         description="How long a seq gap may stay open before its seqs count as missing and "
         "held readings are released to the alert rules.",
     )
-    pipeline_depth: int = Field(
-        default=4,
+    batch_max_records: int = Field(
+        default=256,
         ge=1,
-        le=64,
-        title="Records in flight",
-        description="Telemetry records whose InfluxDB writes may overlap; state is still "
-        "committed and records acked strictly in order. 1 is fully sequential.",
+        le=10_000,
+        title="Records per batch",
+        description="Most telemetry records handled as one batch (a batch is what the "
+        "consumer has already delivered; nothing waits for it to fill): their points go to "
+        "InfluxDB in a few coalesced requests, then state is committed and the records are "
+        "acked, in order. 1 handles record by record.",
+    )
+    batch_max_bytes: int = Field(
+        default=512 * 1024,
+        ge=1,
+        title="Bytes per batch",
+        description="A batch also ends once its records hold this many bytes: large records "
+        "(a drained backlog) go in small batches, so decoding the next batch is never far "
+        "behind the InfluxDB writes of the last.",
     )
     write_retry_max_s: float = Field(
         default=5.0, gt=0, title="Write backoff cap", description="Longest pause between retries."

@@ -5,6 +5,9 @@ with capped exponential backoff for as long as it takes; :meth:`InfluxSink.write
 only once InfluxDB has acknowledged the points, so the worker acks the Kafka record only
 after its data is stored. A write refused as invalid (4xx) raises :class:`SinkRejectedError`.
 
+Writes are coalesced per bucket (:meth:`InfluxSink.submit`): whatever callers queue while a
+bucket's request is in flight goes out in the next one, in queue order.
+
 >>> from cloud.settings import CloudSettings
 >>> sink = InfluxSink(CloudSettings.load(bucket_prefix="t1-"))
 >>> sink.bucket("raw"), bucket_for_width(60), bucket_for_width(90)
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +39,18 @@ logger = logging.getLogger(__name__)
 BUCKET_KINDS = ("raw", "events", "pipeline")
 
 
+_Queued = tuple[Sequence[str], "asyncio.Future[None]"]
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():  # the caller gave up waiting (cancelled)
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
 def bucket_for_width(width_s: int) -> str:
     return {60: "agg_1m", 3600: "agg_1h"}.get(width_s, f"agg_{width_s}s")
 
@@ -48,12 +64,19 @@ class InfluxSink:
         *,
         client: InfluxDBClientAsync | None = None,
         sleep: Any = asyncio.sleep,
+        max_lines_per_write: int = 20_000,
+        concurrency: int = 4,
     ):
         self.settings = settings
         self._client = client
         self._sleep = sleep
         self.retries = 0
         self.points_written = 0
+        self.requests = 0
+        self.max_lines_per_write = max_lines_per_write
+        self._queues: dict[str, deque[_Queued]] = {}
+        self.concurrency = concurrency
+        self._flushers: dict[str, list[asyncio.Future[None]]] = {}
         self.write_seconds: list[float] = []
 
     def bucket(self, kind: str) -> str:
@@ -109,18 +132,77 @@ class InfluxSink:
             )
 
     async def close(self) -> None:
+        for flushers in self._flushers.values():
+            for flusher in flushers:
+                flusher.cancel()
+        self._flushers.clear()
         if self._client is not None:
             await self._client.close()  # type: ignore[no-untyped-call]
             self._client = None
 
+    def submit(self, kind: str, lines: Sequence[str]) -> asyncio.Future[None]:
+        """Queue ``lines`` for bucket ``kind`` now; the future resolves once InfluxDB has
+        acknowledged them (or fails with :class:`SinkRejectedError`).
+
+        Lines queued for a bucket while its writes are in flight go out together in the next
+        request, so many small records cost one round trip. An aggregate bucket has one
+        request in flight at a time, so its lines land in the order they were queued and an
+        older window snapshot can never overwrite a newer one; the other buckets (whose
+        points are the same whoever writes them) have up to ``concurrency``.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not lines:
+            future.set_result(None)
+            return future
+        bucket = self.bucket(kind)
+        queue = self._queues.setdefault(bucket, deque())
+        queue.append((lines, future))
+        flushers = [f for f in self._flushers.get(bucket, []) if not f.done()]
+        if len(flushers) < (1 if kind.startswith("agg") else self.concurrency):
+            flushers.append(asyncio.ensure_future(self._flush(bucket, queue)))
+        self._flushers[bucket] = flushers
+        return future
+
     async def write(self, kind: str, lines: Sequence[str]) -> None:
         """Write ``lines`` to bucket ``kind``, retrying transient failures until it lands."""
-        if not lines:
-            return
+        await self.submit(kind, lines)
+
+    async def _flush(self, bucket: str, queue: deque[_Queued]) -> None:
+        while queue:
+            batch: list[_Queued] = []
+            size = 0
+            while queue and (not batch or size + len(queue[0][0]) <= self.max_lines_per_write):
+                batch.append(queue.popleft())
+                size += len(batch[-1][0])
+            try:
+                await self._post(bucket, [line for lines, _ in batch for line in lines])
+            except SinkRejectedError as exc:
+                if len(batch) == 1:
+                    _settle(batch[0][1], exc)
+                    continue
+                # Someone's lines are invalid: write each caller's lines on their own, so
+                # only theirs are refused.
+                for lines, future in batch:
+                    try:
+                        await self._post(bucket, lines)
+                    except SinkRejectedError as single:
+                        _settle(future, single)
+                    except Exception as other:  # noqa: BLE001 - handed to the waiting caller
+                        _settle(future, other)
+                    else:
+                        _settle(future, None)
+                continue
+            except Exception as exc:  # noqa: BLE001 - handed to the waiting callers
+                for _, future in batch:
+                    _settle(future, exc)
+                continue
+            for _, future in batch:
+                _settle(future, None)
+
+    async def _post(self, bucket: str, lines: Sequence[str]) -> None:
         if self._client is None:
             await self.start()
         assert self._client is not None
-        bucket = self.bucket(kind)
         body = "\n".join(lines)
         delay = 0.05
         started = time.perf_counter()
@@ -141,6 +223,7 @@ class InfluxSink:
                     raise
             else:
                 self.points_written += len(lines)
+                self.requests += 1
                 self.write_seconds.append(time.perf_counter() - started)
                 del self.write_seconds[:-1000]
                 return
