@@ -138,10 +138,13 @@ def create_app(
         while True:
             batch: list[tuple[Any, Any, Context]] = []
             size = 0
+            # Only take another record that is already queued, and not while a rebalance has
+            # suspended the flow (Faust then skips queued records and waits for our acks).
             while not batch or (
                 len(batch) < settings.batch_max_records
                 and size < settings.batch_max_bytes
                 and not manual.channel.empty()
+                and app.flow_control.is_active()
             ):
                 event = await events.__anext__()
                 message = event.message

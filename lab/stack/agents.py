@@ -95,7 +95,7 @@ def render_agent_config(config: AgentConfig) -> str:
         "buffer": buffer,
         "publish": {
             "batch_size": 200,
-            "linger_ms": 200,
+            "linger_ms": 100,  # the agent's default; the cloud batches small records
             "status_interval_s": config.status_interval_s,
         },
         "sensors": config.sensors,
