@@ -95,7 +95,9 @@ def render_agent_config(config: AgentConfig) -> str:
         "buffer": buffer,
         "publish": {
             "batch_size": 200,
-            "linger_ms": 100,  # the agent's default; the cloud batches small records
+            # Twice the agent's default: a worker sharing two cores with a whole lab is
+            # bound by records/s (Faust's per-event cost), so fewer, larger records.
+            "linger_ms": 200,
             "status_interval_s": config.status_interval_s,
         },
         "sensors": config.sensors,
