@@ -171,8 +171,12 @@ def create_app(
     async def check_deadman() -> None:
         # After a restart, give the backlog time to arrive before calling anyone silent.
         if deadman is not None and time.monotonic() - started >= deadman.silent_s:
-            assigned = {tp.partition for tp in app.consumer.assignment()}
-            await handlers.deadman(assigned)
+            highwaters = {
+                tp.partition: app.consumer.highwater(tp)
+                for tp in app.consumer.assignment()
+                if tp.topic == topics.telemetry
+            }
+            await handlers.deadman(handlers.partition_times(highwaters))
 
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def report() -> None:

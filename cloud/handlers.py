@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextvars import Context
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -236,7 +236,7 @@ class Handlers:
     def _prepare(self, value: bytes, offset: int, partition: int, ts_ns: int) -> _Prepared:
         started = time.perf_counter()
         self.counters.records += 1
-        position = self._stage_position(partition, offset)
+        position = self._stage_position(partition, offset, ts_ns)
         try:
             batch = decode(value, ReadingBatch)
         except DecodeError as exc:
@@ -278,13 +278,14 @@ class Handlers:
 
         return _Prepared(write, announce, [*outcome.updates, *position])
 
-    def _stage_position(self, partition: int, offset: int) -> list[tuple[str, Any]]:
-        """Stage the partition's last handled offset (committed after everything else)."""
+    def _stage_position(self, partition: int, offset: int, ts_ns: int) -> list[tuple[str, Any]]:
+        """Stage the partition's last handled offset and its Kafka time (committed after
+        everything else)."""
         key = f"p|{partition}"
         last = self.overlay.get(key)
         if last is not None and offset <= last["o"]:
             return []
-        entry = {"o": offset}
+        entry = {"o": offset, "t": ts_ns}
         self.overlay.stage(key, entry)
         return [(key, entry)]
 
@@ -351,12 +352,32 @@ class Handlers:
         for alert in alerts:
             await self.publish_alert(alert.device, encode(alert))
 
-    async def deadman(self, assigned: set[int]) -> None:
-        """Timer: open 'device silent' episodes for devices of our partitions."""
+    def partition_times(self, highwaters: Mapping[int, int | None]) -> dict[int, int]:
+        """Up to when we know what each partition's devices sent: now, if every record up
+        to the partition's high watermark (the next offset Kafka will assign) was handled;
+        else the Kafka time of the last record handled, since what a device sent after that
+        may be waiting in our lag. Partitions nothing is known of yet are left out."""
+        now = self.clock()
+        out = {}
+        for partition, high in highwaters.items():
+            entry = self.overlay.get(f"p|{partition}")
+            handled = entry["o"] + 1 if entry is not None else 0
+            if high is not None and handled >= high:
+                out[partition] = now
+            elif entry is not None and "t" in entry:
+                out[partition] = min(now, int(entry["t"]))
+        return out
+
+    async def deadman(self, times: Mapping[int, int]) -> None:
+        """Timer: open 'device silent' episodes for devices of our partitions, each judged
+        at its partition's time (:meth:`partition_times`): a worker that lags behind its
+        partition never calls the devices on it silent."""
         if self.liveness is None:
             return
-        mine = {d for d, p in self.partition_of.items() if p in assigned}
-        silent = [a for a in self.liveness.check(self.clock()) if a.device in mine]
+        silent: list[Alert] = []
+        for partition, at_ns in sorted(times.items()):
+            devices = {d for d, p in self.partition_of.items() if p == partition}
+            silent += self.liveness.check(at_ns, devices)
         if silent:
             await self._write("events", [alert_line(a) for a in silent])
             for alert in silent:

@@ -26,7 +26,7 @@ and the close share it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -256,10 +256,13 @@ class DeviceLiveness:
         entry.last_seen_ns = max(entry.last_seen_ns, at_ns)
         return out
 
-    def check(self, now_ns: int) -> list[Alert]:
+    def check(self, now_ns: int, devices: Collection[str] | None = None) -> list[Alert]:
+        """Open an episode for every device (of ``devices``, if given) silent at ``now_ns``."""
         out = []
         for device, entry in sorted(self.devices.items()):
             if entry.silent_episode is not None or entry.last_seen_ns < 0:
+                continue
+            if devices is not None and device not in devices:
                 continue
             if now_ns - entry.last_seen_ns >= self.rule.silent_s * _NS:
                 entry.silent_episode = alert_id(self.rule.name, device, None, entry.last_seen_ns)
