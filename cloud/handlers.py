@@ -118,10 +118,6 @@ class _Prepared:
     """State to commit after ``announce``: the core's updates, then the partition position."""
 
 
-_COMMIT_ORDER = {"w": 0, "a": 1, "d": 2, "p": 3}
-"""Windows, alert state, dedup entries, positions: see :mod:`cloud.processing.pipeline`."""
-
-
 async def _nothing() -> None:
     return None
 
@@ -204,7 +200,7 @@ class Handlers:
                 await item.announce()
                 for key, value in item.updates:
                     final[key] = (value, context)
-        for key in sorted(final, key=lambda k: _COMMIT_ORDER.get(k[0], 0)):
+        for key in sorted(final, key=Processor.commit_rank):
             value, context = final[key]
             if context is None:
                 self.overlay[key] = value

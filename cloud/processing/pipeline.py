@@ -33,12 +33,13 @@ from fieldlink.messages import Alert, Reading, ReadingBatch
 
 from .alerts import AlertEngine
 from .dedup import SeqTracker
-from .windows import WindowAggregate, WindowStats
+from .windows import WindowAggregate, WindowStats, window_start
 
 __all__ = ["Outcome", "Processor"]
 
 _NS = 1_000_000_000
 _event_order = attrgetter("ts_ns", "seq")
+_COMMIT_RANK = {"w|": 0, "a|": 1, "d|": 2}
 
 
 @dataclass
@@ -74,6 +75,14 @@ class Processor:
     def dedup_key(device: str, boot_id: str) -> str:
         return f"d|{device}|{boot_id}"
 
+    @staticmethod
+    def commit_rank(key: str) -> int:
+        """Where a state key goes in the commit order of the replay rule: windows, alert
+        state, dedup entries; any other key (the caller's own, such as a partition
+        position) after them. Committing several records' updates sorted by this keeps
+        the rule."""
+        return _COMMIT_RANK.get(key[:2], len(_COMMIT_RANK))
+
     def process(self, batch: ReadingBatch, now_ns: int, offset: int) -> Outcome:
         out = Outcome(batch.device, batch.site)
         dkey = self.dedup_key(batch.device, batch.boot_id)
@@ -108,17 +117,15 @@ class Processor:
     def _aggregate(self, out: Outcome, offset: int, now_ns: int) -> None:
         # Group the record's readings by window first, then merge each group's statistics
         # into the stored window once: the per-reading work stays in C-level builtins.
-        widths = [(width, width * _NS) for width in self.settings.window_widths_s]
         groups: dict[tuple[str, int, int], list[Reading]] = {}
         for reading in out.raw:
-            ts_ns = reading.ts_ns
-            if now_ns - ts_ns > self._lateness_ns:
+            if now_ns - reading.ts_ns > self._lateness_ns:
                 out.too_late += 1
                 continue
             if reading.value is None:
                 continue
-            for width, width_ns in widths:
-                window = (reading.sensor, width, ts_ns - ts_ns % width_ns)
+            for width in self.settings.window_widths_s:
+                window = (reading.sensor, width, window_start(reading.ts_ns, width))
                 group = groups.get(window)
                 if group is None:
                     groups[window] = [reading]

@@ -7,8 +7,8 @@ greatest ``(ts_ns, seq)``, which does not depend on arrival order either. The st
 deviation is the population one, ``sqrt(M2 / count)``.
 
 >>> stats = WindowStats.empty()
->>> for seq, value in enumerate([1.0, 2.0, 3.0]):
-...     stats.add(value, ts_ns=seq, seq=seq)
+>>> stats.merge(WindowStats.of_values([1.0, 2.0], last_ts_ns=1, last_seq=1, last=2.0))
+>>> stats.merge(WindowStats.of_values([3.0], last_ts_ns=2, last_seq=2, last=3.0))
 >>> stats.count, stats.mean, stats.minimum, stats.maximum, stats.last
 (3, 2.0, 1.0, 3.0, 3.0)
 """
@@ -45,22 +45,12 @@ class WindowStats:
     def empty(cls) -> WindowStats:
         return cls(0, 0.0, 0.0, math.inf, -math.inf, -1, -1, math.nan)
 
-    def add(self, value: float, *, ts_ns: int, seq: int) -> None:
-        self.count += 1
-        delta = value - self.mean
-        self.mean += delta / self.count
-        self.m2 += delta * (value - self.mean)
-        self.minimum = min(self.minimum, value)
-        self.maximum = max(self.maximum, value)
-        if (ts_ns, seq) > (self.last_ts_ns, self.last_seq):
-            self.last_ts_ns, self.last_seq, self.last = ts_ns, seq, value
-
     @classmethod
     def of_values(
         cls, values: list[float], last_ts_ns: int, last_seq: int, last: float
     ) -> WindowStats:
-        """Statistics of a non-empty group of readings at once (cheaper than ``add`` each);
-        ``last_*`` describe the group's reading with the greatest ``(ts_ns, seq)``."""
+        """Statistics of a non-empty group of readings; ``last_*`` describe the group's
+        reading with the greatest ``(ts_ns, seq)``."""
         count = len(values)
         mean = math.fsum(values) / count
         m2 = math.fsum([(x - mean) * (x - mean) for x in values])
