@@ -33,7 +33,7 @@ from fieldlink.messages import Alert, Reading, ReadingBatch
 
 from .alerts import AlertEngine
 from .dedup import SeqTracker
-from .windows import WindowAggregate, WindowStats, window_start
+from .windows import WindowAggregate, WindowStats
 
 __all__ = ["Outcome", "Processor"]
 
@@ -117,15 +117,19 @@ class Processor:
     def _aggregate(self, out: Outcome, offset: int, now_ns: int) -> None:
         # Group the record's readings by window first, then merge each group's statistics
         # into the stored window once: the per-reading work stays in C-level builtins.
+        # window_start inlined: this loop runs per reading and width (measured 8% of the
+        # core's time as a call).
+        widths = [(width, width * _NS) for width in self.settings.window_widths_s]
         groups: dict[tuple[str, int, int], list[Reading]] = {}
         for reading in out.raw:
-            if now_ns - reading.ts_ns > self._lateness_ns:
+            ts_ns = reading.ts_ns
+            if now_ns - ts_ns > self._lateness_ns:
                 out.too_late += 1
                 continue
             if reading.value is None:
                 continue
-            for width in self.settings.window_widths_s:
-                window = (reading.sensor, width, window_start(reading.ts_ns, width))
+            for width, width_ns in widths:
+                window = (reading.sensor, width, ts_ns - ts_ns % width_ns)
                 group = groups.get(window)
                 if group is None:
                     groups[window] = [reading]
