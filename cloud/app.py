@@ -13,6 +13,7 @@ for why one table and why replays are harmless.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import time
@@ -87,6 +88,22 @@ def create_app(
     app.producer.buffer.max_messages = max(10_000, 64 * settings.batch_max_records)
     topics = KafkaTopics(settings.topic_prefix)
 
+    async def send_changelog() -> None:
+        # Hand the table's changelog writes of a committed batch to the Kafka producer at
+        # once. Faust queues them in its producer buffer, whose own task sends one per
+        # event-loop turn and whose flush() waits for each with a 0.1 s timeout: a worker
+        # writing a few thousand keys a second fell behind it, Faust stalled the stream at
+        # max_messages and its commits (which flush first) ran for tens of seconds - every
+        # record then waited seconds before the agent saw it.
+        buffer: Any = app.producer.buffer  # faust.transport.producer.ProducerBuffer
+        while True:
+            try:
+                pending = buffer.pending.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            await buffer._send_pending(pending)
+            buffer.message_sent.set()
+
     def topic(name: str) -> Any:
         return app.topic(name, key_type=bytes, value_type=bytes, partitions=settings.partitions)
 
@@ -135,30 +152,54 @@ def create_app(
         # processing raised.)
         manual = stream.noack()
         events = manual.events().__aiter__()
-        while True:
-            batch: list[tuple[Any, Any, Context]] = []
-            size = 0
-            # Only take another record that is already queued, and not while a rebalance has
-            # suspended the flow (Faust then skips queued records and waits for our acks).
-            while not batch or (
-                len(batch) < settings.batch_max_records
-                and size < settings.batch_max_bytes
-                and not manual.channel.empty()
-                and app.flow_control.is_active()
-            ):
-                event = await events.__anext__()
-                message = event.message
-                size += len(message.value or b"")
-                record = Record(
-                    message.value,
-                    message.offset,
-                    message.partition,
-                    int(message.timestamp * 1e9),
-                )
-                batch.append((event, await handlers.prepare(record), copy_context()))
+
+        async def finish(batch: list[tuple[Any, Any, Context]]) -> None:
             await handlers.finish([(prepared, context) for _, prepared, context in batch])
+            await send_changelog()
             for event, _, _ in batch:
                 await manual.ack(event)
+
+        finishing: asyncio.Task[None] | None = None
+        try:
+            while True:
+                if finishing is not None and (finishing.done() or manual.channel.empty()):
+                    # Nothing to prepare meanwhile: see the previous batch through (and
+                    # raise its error, if any) before waiting for more records.
+                    await finishing
+                    finishing = None
+                batch: list[tuple[Any, Any, Context]] = []
+                size = 0
+                # Only take another record that is already queued, and not while a rebalance
+                # has suspended the flow (Faust then skips queued records and waits for our
+                # acks).
+                while not batch or (
+                    len(batch) < settings.batch_max_records
+                    and size < settings.batch_max_bytes
+                    and not manual.channel.empty()
+                    and app.flow_control.is_active()
+                ):
+                    try:
+                        event = await events.__anext__()
+                    except StopAsyncIteration:  # stopping: what is not acked is redelivered
+                        return
+                    message = event.message
+                    size += len(message.value or b"")
+                    record = Record(
+                        message.value,
+                        message.offset,
+                        message.partition,
+                        int(message.timestamp * 1e9),
+                    )
+                    batch.append((event, await handlers.prepare(record), copy_context()))
+                # Batches overlap by one: this one was prepared while the previous one's
+                # points were being written (the prepared state is staged in the overlay);
+                # they finish - commit, ack - in order.
+                if finishing is not None:
+                    await finishing
+                finishing = asyncio.ensure_future(finish(batch))
+        finally:
+            if finishing is not None and not finishing.done():
+                finishing.cancel()
 
     @app.agent(status)
     async def on_status(stream: Any) -> None:
@@ -181,5 +222,10 @@ def create_app(
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def report() -> None:
         await handlers.report()
+
+    async def close_sink(sender: Any, *_: Any, signal: Any, **__: Any) -> None:
+        await handlers.sink.close()  # its HTTP session, before the loop goes
+
+    app.on_before_shutdown.connect(close_sink)  # type: ignore[arg-type]  # mode types it too narrowly
 
     return app

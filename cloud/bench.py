@@ -7,6 +7,7 @@ Kafka and an InfluxDB: settings come from ``FIELDLINK_CLOUD_*`` like the worker'
 prefix, app id and bucket prefix are made unique per run).
 
     python -m cloud.bench --readings 300000 --batch 500 --workers 1
+    python -m cloud.bench --readings 63000 --batch 7 --devices 50 --rate 300  # latency
 """
 
 from __future__ import annotations
@@ -53,16 +54,20 @@ def _batches(readings: int, batch: int, devices: int) -> list[bytes]:
     return out
 
 
-async def _produce(settings: CloudSettings, payloads: list[bytes]) -> None:
+async def _produce(settings: CloudSettings, payloads: list[bytes], rate: float = 0.0) -> None:
+    """Send the records, at ``rate`` records/s if given (else as fast as possible)."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=20,
-        max_request_size=4 * 1024 * 1024,
+        bootstrap_servers=settings.kafka_bootstrap, acks="all",
+        linger_ms=5 if rate else 20, max_request_size=4 * 1024 * 1024,
     )  # fmt: skip
     await producer.start()
     try:
         topic = KafkaTopics(settings.topic_prefix).telemetry
         futures = []
-        for payload in payloads:
+        started = time.monotonic()
+        for i, payload in enumerate(payloads):
+            if rate and i % max(1, int(rate / 100)) == 0:
+                await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
             key = payload[payload.index(b'"device":"') + 10 :].split(b'"', 1)[0]
             futures.append(await producer.send(topic, key=key, value=payload))
         await asyncio.gather(*futures)
@@ -70,12 +75,33 @@ async def _produce(settings: CloudSettings, payloads: list[bytes]) -> None:
         await producer.stop()
 
 
+def _reporting(reader: Reader, workers: int) -> bool:
+    try:
+        return len(asyncio.run(reader.workers())) >= workers
+    except Exception:  # noqa: BLE001 - not yet: no pipeline bucket, no report
+        return False
+
+
+def _interleaved(payloads: list[bytes], devices: int) -> list[bytes]:
+    """Each device's records in order, the devices taking turns (as a fleet sends them)."""
+    per_device = len(payloads) // devices
+    return [
+        payloads[d * per_device + i] for i in range(per_device) for d in range(devices)
+    ] + payloads[devices * per_device :]
+
+
 @click.command()
 @click.option("--readings", default=300_000, show_default=True)
 @click.option("--batch", default=500, show_default=True, help="Readings per Kafka record.")
 @click.option("--devices", default=20, show_default=True)
 @click.option("--workers", default=1, show_default=True)
-def main(readings: int, batch: int, devices: int, workers: int) -> None:
+@click.option(
+    "--rate",
+    default=0.0,
+    help="Send the records at this many per second while the workers run (latency at a "
+    "load) instead of loading the topic first (throughput).",
+)
+def main(readings: int, batch: int, devices: int, workers: int, rate: float) -> None:
     run = f"bench{uuid.uuid4().hex[:8]}"
     scratch = Path(tempfile.mkdtemp(prefix=f"{run}-"))
     base = CloudSettings.load()
@@ -96,8 +122,9 @@ def main(readings: int, batch: int, devices: int, workers: int) -> None:
     asyncio.run(ensure_topics(settings))
     payloads = _batches(readings, batch, devices)
     total = sum(1 for _ in payloads)
-    click.echo(f"producing {readings} readings in {total} records of up to {batch}...")
-    asyncio.run(_produce(settings, payloads))
+    if not rate:
+        click.echo(f"producing {readings} readings in {total} records of up to {batch}...")
+        asyncio.run(_produce(settings, payloads))
     logs = [scratch / f"worker{i}.log" for i in range(workers)]
     procs = [
         subprocess.Popen(
@@ -110,6 +137,14 @@ def main(readings: int, batch: int, devices: int, workers: int) -> None:
     ]
     reader = Reader(settings)
     try:
+        if rate:
+            deadline = time.monotonic() + 120
+            while not _reporting(reader, workers):  # joined, buckets made, reporting
+                if time.monotonic() > deadline:
+                    raise click.ClickException(f"the workers did not start; see {logs}")
+                time.sleep(0.5)
+            click.echo(f"sending {total} records of up to {batch} readings at {rate:,.0f}/s...")
+            asyncio.run(_produce(settings, _interleaved(payloads, devices), rate))
         started = first = None
         while True:
             time.sleep(0.25)
@@ -138,9 +173,12 @@ def main(readings: int, batch: int, devices: int, workers: int) -> None:
     )
     for w in stats:
         click.echo(
-            f"  {w['worker']}: records {w.get('records')}, per-record latency "
+            f"  {w['worker']}: records {w.get('records')} in {w.get('batches')} batches, "
+            f"per-record latency "
             f"p50 {w.get('latency_p50_s', 0) * 1000:.1f} ms, "
             f"p99 {w.get('latency_p99_s', 0) * 1000:.1f} ms, "
+            f"Kafka to stored p50 {w.get('kafka_to_stored_p50_s', 0) * 1000:.1f} ms, "
+            f"p99 {w.get('kafka_to_stored_p99_s', 0) * 1000:.1f} ms, "
             f"write p50 {w.get('write_p50_s', 0) * 1000:.1f} ms, "
             f"{w.get('write_requests', 0)} InfluxDB writes of "
             f"{w.get('points_written', 0) / max(1, w.get('write_requests') or 0):,.0f} points"

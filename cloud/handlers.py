@@ -122,9 +122,21 @@ async def _nothing() -> None:
     return None
 
 
+def _percentiles(name: str, values: list[float]) -> dict[str, float]:
+    """``{name}_p50_s`` and ``{name}_p99_s`` of the values (none if there are none)."""
+    if not values:
+        return {}
+    ordered = sorted(values)
+    return {
+        f"{name}_p50_s": ordered[len(ordered) // 2],
+        f"{name}_p99_s": ordered[int(len(ordered) * 0.99)],
+    }
+
+
 @dataclass
 class Counters:
     records: int = 0
+    batches: int = 0
     replayed: int = 0
     readings_fresh: int = 0
     duplicates: int = 0
@@ -136,6 +148,10 @@ class Counters:
     refetched: int = 0
     missing: dict[str, int] = field(default_factory=dict)
     latencies_s: list[float] = field(default_factory=list)
+    edge_to_kafka_s: list[float] = field(default_factory=list)
+    """Per record: its newest reading's sample time to its Kafka append time."""
+    kafka_to_stored_s: list[float] = field(default_factory=list)
+    """Per record: its Kafka append time to its points acknowledged by InfluxDB."""
 
 
 class Handlers:
@@ -191,6 +207,8 @@ class Handlers:
         written in the ``Context`` of the record that last changed it, if given (Faust
         picks the changelog partition of a table write through the current event, a
         context variable)."""
+        self.counters.batches += 1
+        self.sink.flush()
         for prepared, _ in batch:
             for item in prepared:
                 await item.write()
@@ -255,7 +273,8 @@ class Handlers:
             alerts += self.liveness.seen(batch.device, batch.site, ts_ns)
         # Queued now, while records are prepared strictly in order: the sink lands each
         # bucket's lines in queue order, so a window's older snapshot never lands last.
-        landed = self._submit_all(self._lines(outcome, alerts, ts_ns))
+        # Sent when the batch finishes (one request per bucket for the whole batch).
+        landed = self._submit_all(self._lines(outcome, alerts, ts_ns), flush=False)
 
         async def write() -> None:
             await self._await_all(landed)
@@ -271,6 +290,11 @@ class Handlers:
             c.missing[batch.device] = outcome.missing
             c.latencies_s.append(time.perf_counter() - started)
             del c.latencies_s[:-5000]
+            if outcome.raw:
+                newest = max(r.ts_ns for r in outcome.raw)
+                c.edge_to_kafka_s.append((ts_ns - newest) / 1e9)
+                c.kafka_to_stored_s.append((self.clock() - ts_ns) / 1e9)
+                del c.edge_to_kafka_s[:-5000], c.kafka_to_stored_s[:-5000]
 
         return _Prepared(write, announce, [*outcome.updates, *position])
 
@@ -309,8 +333,14 @@ class Handlers:
             writes.setdefault(bucket_for_width(agg.width_s), []).append(aggregate_line(agg))
         return writes
 
-    def _submit_all(self, writes: dict[str, list[str]]) -> list[tuple[str, asyncio.Future[None]]]:
-        return [(kind, self.sink.submit(kind, lines)) for kind, lines in writes.items() if lines]
+    def _submit_all(
+        self, writes: dict[str, list[str]], *, flush: bool = True
+    ) -> list[tuple[str, asyncio.Future[None]]]:
+        return [
+            (kind, self.sink.submit(kind, lines, flush=flush))
+            for kind, lines in writes.items()
+            if lines
+        ]
 
     async def _await_all(self, landed: list[tuple[str, asyncio.Future[None]]]) -> None:
         """Wait until every submitted write landed; a write InfluxDB refused is counted."""
@@ -386,6 +416,7 @@ class Handlers:
         writes = sorted(self.sink.write_seconds) or [0.0]
         fields: dict[str, float | int] = {
             "records": c.records,
+            "batches": c.batches,
             "replayed": c.replayed,
             "readings_fresh": c.readings_fresh,
             "duplicates": c.duplicates,
@@ -400,6 +431,8 @@ class Handlers:
             "refetched": c.refetched,
             "latency_p50_s": lat[len(lat) // 2],
             "latency_p99_s": lat[int(len(lat) * 0.99)],
+            **_percentiles("edge_to_kafka", c.edge_to_kafka_s),
+            **_percentiles("kafka_to_stored", c.kafka_to_stored_s),
             "write_p50_s": writes[len(writes) // 2],
             "write_p99_s": writes[int(len(writes) * 0.99)],
         }

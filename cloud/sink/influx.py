@@ -75,6 +75,8 @@ class InfluxSink:
         self.requests = 0
         self.max_lines_per_write = max_lines_per_write
         self._queues: dict[str, deque[_Queued]] = {}
+        self._queued: dict[str, int] = {}  # lines waiting in each bucket's queue
+        self._ordered: set[str] = set()  # aggregate buckets: one request at a time
         self.concurrency = concurrency
         self._flushers: dict[str, list[asyncio.Future[None]]] = {}
         self.write_seconds: list[float] = []
@@ -140,7 +142,9 @@ class InfluxSink:
             await self._client.close()  # type: ignore[no-untyped-call]
             self._client = None
 
-    def submit(self, kind: str, lines: Sequence[str]) -> asyncio.Future[None]:
+    def submit(
+        self, kind: str, lines: Sequence[str], *, flush: bool = True
+    ) -> asyncio.Future[None]:
         """Queue ``lines`` for bucket ``kind`` now; the future resolves once InfluxDB has
         acknowledged them (or fails with :class:`SinkRejectedError`).
 
@@ -149,19 +153,38 @@ class InfluxSink:
         request in flight at a time, so its lines land in the order they were queued and an
         older window snapshot can never overwrite a newer one; the other buckets (whose
         points are the same whoever writes them) have up to ``concurrency``.
+
+        With ``flush=False`` the lines wait for :meth:`flush` (or for a full request's worth
+        of lines), so a caller queueing a batch record by record sends it in one request per
+        bucket; the caller must call :meth:`flush` before it awaits the future.
         """
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if not lines:
             future.set_result(None)
             return future
         bucket = self.bucket(kind)
-        queue = self._queues.setdefault(bucket, deque())
+        queue = self._queues.get(bucket)
+        if queue is None:
+            queue = self._queues[bucket] = deque()
+            if kind.startswith("agg"):
+                self._ordered.add(bucket)
         queue.append((lines, future))
-        flushers = [f for f in self._flushers.get(bucket, []) if not f.done()]
-        if len(flushers) < (1 if kind.startswith("agg") else self.concurrency):
-            flushers.append(asyncio.ensure_future(self._flush(bucket, queue)))
-        self._flushers[bucket] = flushers
+        self._queued[bucket] = self._queued.get(bucket, 0) + len(lines)
+        if flush or self._queued[bucket] >= self.max_lines_per_write:
+            self._kick(bucket)
         return future
+
+    def flush(self) -> None:
+        """Start sending every queued line (see :meth:`submit`)."""
+        for bucket, queue in self._queues.items():
+            if queue:
+                self._kick(bucket)
+
+    def _kick(self, bucket: str) -> None:
+        flushers = [f for f in self._flushers.get(bucket, []) if not f.done()]
+        if len(flushers) < (1 if bucket in self._ordered else self.concurrency):
+            flushers.append(asyncio.ensure_future(self._flush(bucket, self._queues[bucket])))
+        self._flushers[bucket] = flushers
 
     async def write(self, kind: str, lines: Sequence[str]) -> None:
         """Write ``lines`` to bucket ``kind``, retrying transient failures until it lands."""
@@ -174,6 +197,7 @@ class InfluxSink:
             while queue and (not batch or size + len(queue[0][0]) <= self.max_lines_per_write):
                 batch.append(queue.popleft())
                 size += len(batch[-1][0])
+            self._queued[bucket] -= size
             try:
                 await self._post(bucket, [line for lines, _ in batch for line in lines])
             except SinkRejectedError as exc:

@@ -46,7 +46,7 @@ class _Sink:
         self.lines: list[tuple[str, str]] = []
         self.write_seconds: list[float] = []
 
-    def submit(self, kind: str, lines: list[str]) -> asyncio.Future[None]:
+    def submit(self, kind: str, lines: list[str], *, flush: bool = True) -> asyncio.Future[None]:
         self.lines += [(kind, line) for line in lines]
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         future.set_result(None)
@@ -54,6 +54,9 @@ class _Sink:
 
     async def write(self, kind: str, lines: list[str]) -> None:
         await self.submit(kind, lines)
+
+    def flush(self) -> None:
+        pass
 
 
 async def _publish(*_: object) -> None:

@@ -101,3 +101,35 @@ async def test_workers_starting_together_both_ensure_buckets(influxdb: InfluxSer
     assert sorted(name for names in created for name in names) == sorted(
         f"{unique}-{k}" for k in ("raw", "events", "pipeline", "agg_1m", "agg_1h")
     )
+
+
+async def test_deferred_submits_go_in_one_request_per_bucket(influxdb: InfluxServer, unique: str):
+    sink = InfluxSink(settings_for(influxdb, unique), max_lines_per_write=1000)
+    sink.ensure_buckets()
+    lines = readings(1200)
+    try:
+        # A batch queued record by record waits for flush(): then one request per bucket,
+        # and a caller whose lines are invalid is refused alone.
+        futures = [sink.submit("raw", lines[i : i + 10], flush=False) for i in range(0, 300, 10)]
+        bad = sink.submit("raw", ["reading,device=a value=notanumber 1"], flush=False)
+        await asyncio.sleep(0.2)
+        assert sink.requests == 0
+        assert not any(f.done() for f in futures)
+        sink.flush()
+        await asyncio.gather(*futures)
+        with pytest.raises(SinkRejectedError):
+            await bad
+        assert len(rows(influxdb, f"{unique}-raw", "reading", "value")) == 300
+        # A full request's worth of queued lines goes without waiting for flush().
+        before = sink.requests
+        full = [sink.submit("raw", lines[i : i + 100], flush=False) for i in range(0, 1000, 100)]
+        await asyncio.wait_for(asyncio.gather(*full), timeout=30)
+        assert sink.requests == before + 1
+        last = sink.submit("raw", lines[1000:], flush=False)
+        await asyncio.sleep(0.2)
+        assert not last.done()
+        sink.flush()
+        await last
+    finally:
+        await sink.close()
+    assert len(rows(influxdb, f"{unique}-raw", "reading", "value")) == 1200
