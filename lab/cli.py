@@ -32,6 +32,9 @@ def group() -> None:
     Servers are installed into FIELDLINK_CACHE_DIR (default ~/.cache/fieldlink), outside the
     repository, so every clone and CI run reuses them.
     """
+    # SIGTERM (a service manager, a CI timeout) stops a lab command like Ctrl-C: everything
+    # it started - servers, agents, network namespaces - is stopped on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 @group.command(name="install")
@@ -106,7 +109,6 @@ def servers_command(
         except ServiceError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo("all servers up; Ctrl-C stops them", err=True)
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
             while True:
                 time.sleep(3600)
