@@ -7,7 +7,7 @@ import pytest
 from lab.bench import recovery_scenario, throughput_scenario
 from lab.replay.cli import deadman_silent_s
 from lab.replay.model import Scenario
-from lab.replay.runner import stack_spec
+from lab.replay.runner import _drain_latency, _Samples, stack_spec
 from lab.replay.timeline import plan
 
 pytestmark = pytest.mark.unit
@@ -117,3 +117,14 @@ def test_bench_scenarios_have_the_requested_shape() -> None:
     assert recovery.faults[0].target is not None
     assert recovery.faults[0].target.site
     assert throughput_scenario(20, 5, 60).faults == ()
+
+
+def test_live_latency_counts_only_while_the_fleet_streams() -> None:
+    samples = _Samples()
+    # (poll time s, age ms) and the event time of the reading behind each.
+    samples.latency = [(5.0, 900.0), (12.0, 200.0), (20.0, 300.0), (29.0, 400.0), (31.0, 2500.0)]
+    samples.latency_ts_ns = [1, 2, 3, 4, 5]
+    # No heal: after the 10 s warm-up, before the fleet stop at 30 s.
+    assert _drain_latency(samples, None, 30.0) == [200.0, 300.0, 400.0]
+    # A heal: readings sampled from the heal on, before the fleet stop.
+    assert _drain_latency(samples, 3, 30.0) == [300.0, 400.0]
