@@ -165,7 +165,11 @@ class Publisher:
         now = self._monotonic()
         size = self._settings.batch_size
         tokens = int(self._bucket.available(now) + 1e-6)  # float dust
-        lingered = now - self._last_backlog_at >= self._settings.linger_ms / 1000
+        # A partial backlog batch goes only once a full one has had time to fill, so a
+        # capped drain sends full batches (fewer, larger records for the cloud to handle)
+        # and only the tail of the backlog goes short.
+        wait_s = max(self._settings.linger_ms / 1000, size / self._settings.drain_max_rate)
+        lingered = now - self._last_backlog_at >= wait_s
         if tokens < size and not (tokens >= 1 and lingered):
             return 0
         items = self._buffer.take(

@@ -154,6 +154,23 @@ def test_backlog_drains_oldest_first_at_the_max_rate_interleaved_with_live() -> 
     assert buffer.stats().depth == 0
 
 
+def test_a_capped_drain_sends_full_batches() -> None:
+    buffer = MemoryBuffer(device=DEVICE)
+    buffer.append(readings(0, 1_000))
+    buffer.commit()
+    publisher, link, clock = make(
+        buffer, batch_size=200, linger_ms=200, drain_max_rate=300, inflight=1000
+    )
+    for _ in range(100):  # ten seconds in 100 ms steps
+        clock.now += 0.1
+        publisher.pump()
+        ack_all(publisher, link)
+    sizes = [len(b.readings) for _, b in link.sent]
+    # Not a 60-reading batch every linger (200 ms at 300/s): full ones, every 2/3 s.
+    assert sizes == [200] * 5
+    assert publisher.backlog_done or buffer.stats().depth == 0
+
+
 def test_a_reconnect_turns_unsent_readings_into_backlog_and_skips_those_in_flight() -> None:
     buffer = MemoryBuffer(device=DEVICE)
     publisher, link, clock = make(buffer, batch_size=10, linger_ms=0, drain_max_rate=1e6)
