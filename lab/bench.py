@@ -28,7 +28,7 @@ __all__ = ["BenchRow", "recovery_scenario", "run_bench", "throughput_scenario"]
 @dataclass(frozen=True, slots=True)
 class BenchRow:
     name: str
-    offered_per_s: float
+    generated_per_s: float
     stored_per_s: float
     lost: int
     p50_ms: float | None
@@ -81,7 +81,7 @@ def _row(result: ReplayResult) -> BenchRow:
     stored = _figure(result, "no_loss", "stored_unique") or 0.0
     return BenchRow(
         name=scenario.name,
-        offered_per_s=(_figure(result, "no_loss", "generated") or 0.0)
+        generated_per_s=(_figure(result, "no_loss", "generated") or 0.0)
         / (result.sampling_s or scenario.duration_s),
         stored_per_s=stored / (result.sampling_s or scenario.duration_s),
         lost=int(_figure(result, "no_loss", "lost") or 0),
@@ -102,7 +102,7 @@ def _table(rows: Sequence[BenchRow]) -> Table:
     for r in rows:
         table.add_row(
             r.name,
-            f"{r.offered_per_s:,.0f}",
+            f"{r.generated_per_s:,.0f}",
             f"{r.stored_per_s:,.0f}",
             str(r.lost),
             "-" if r.p50_ms is None else f"{r.p50_ms:,.0f}",
@@ -153,7 +153,7 @@ def run_bench(
         for hz in rates:
             row = run(throughput_scenario(devices, hz, measure_s))
             if not row.ok or (row.p99_ms or 0) > saturation_p99_ms:
-                console.print(f"saturated at {row.offered_per_s:,.0f} readings/s offered")
+                console.print(f"saturated at {row.generated_per_s:,.0f} readings/s generated")
                 break
     if recovery:
         run(recovery_scenario(recovery_devices, recovery_hz, partition_s))
