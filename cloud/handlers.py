@@ -20,7 +20,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections import deque
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    MutableMapping,
+    Sequence,
+)
 from contextvars import Context
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -122,7 +131,11 @@ async def _nothing() -> None:
     return None
 
 
-def _percentiles(name: str, values: list[float]) -> dict[str, float]:
+_RECENT = 5000
+"""Timing percentiles are over each worker's last this many records."""
+
+
+def _percentiles(name: str, values: Iterable[float]) -> dict[str, float]:
     """``{name}_p50_s`` and ``{name}_p99_s`` of the values (none if there are none)."""
     if not values:
         return {}
@@ -147,10 +160,10 @@ class Counters:
     statuses: int = 0
     refetched: int = 0
     missing: dict[str, int] = field(default_factory=dict)
-    latencies_s: list[float] = field(default_factory=list)
-    edge_to_kafka_s: list[float] = field(default_factory=list)
+    latencies_s: deque[float] = field(default_factory=lambda: deque(maxlen=_RECENT))
+    edge_to_kafka_s: deque[float] = field(default_factory=lambda: deque(maxlen=_RECENT))
     """Per record: its newest reading's sample time to its Kafka append time."""
-    kafka_to_stored_s: list[float] = field(default_factory=list)
+    kafka_to_stored_s: deque[float] = field(default_factory=lambda: deque(maxlen=_RECENT))
     """Per record: its Kafka append time to its points acknowledged by InfluxDB."""
 
 
@@ -289,12 +302,10 @@ class Handlers:
             c.alerts += len(alerts)
             c.missing[batch.device] = outcome.missing
             c.latencies_s.append(time.perf_counter() - started)
-            del c.latencies_s[:-5000]
             if outcome.raw:
                 newest = max(r.ts_ns for r in outcome.raw)
                 c.edge_to_kafka_s.append((ts_ns - newest) / 1e9)
                 c.kafka_to_stored_s.append((self.clock() - ts_ns) / 1e9)
-                del c.edge_to_kafka_s[:-5000], c.kafka_to_stored_s[:-5000]
 
         return _Prepared(write, announce, [*outcome.updates, *position])
 
@@ -412,8 +423,6 @@ class Handlers:
     async def report(self) -> None:
         """Timer: pipeline metrics into the pipeline bucket."""
         c = self.counters
-        lat = sorted(c.latencies_s) or [0.0]
-        writes = sorted(self.sink.write_seconds) or [0.0]
         fields: dict[str, float | int] = {
             "records": c.records,
             "batches": c.batches,
@@ -429,12 +438,10 @@ class Handlers:
             "write_requests": self.sink.requests,
             "points_written": self.sink.points_written,
             "refetched": c.refetched,
-            "latency_p50_s": lat[len(lat) // 2],
-            "latency_p99_s": lat[int(len(lat) * 0.99)],
+            **_percentiles("latency", c.latencies_s or [0.0]),
             **_percentiles("edge_to_kafka", c.edge_to_kafka_s),
             **_percentiles("kafka_to_stored", c.kafka_to_stored_s),
-            "write_p50_s": writes[len(writes) // 2],
-            "write_p99_s": writes[int(len(writes) * 0.99)],
+            **_percentiles("write", self.sink.write_seconds or [0.0]),
         }
         await self._write(
             "pipeline", [tagged("worker", {"worker": self.worker}, fields, self.clock())]

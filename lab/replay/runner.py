@@ -232,7 +232,7 @@ def _run(
         _wait(drained, settle_cap)
         on_step("stopping the agents (they drain what is left)")
         fleet_stop_ns = time.time_ns()
-        fleet_stop_t = time.monotonic() - t0
+        sampling_s = (fleet_stop_ns - wall0_ns) / 1e9  # on the sampler's clock, from t0
         stack.stop_agents()
         truths = {
             device: read_truth(device, config.buffer_path)
@@ -257,7 +257,7 @@ def _run(
         aggregates=store.aggregates((60, 3600)),
         alerts=alerts,
         catch_up_s=_catch_up(sampler.samples, truths, stored, heal_ns, heal_t, t0, wall0_ns),
-        live_latency_ms=_drain_latency(sampler.samples, heal_ns, fleet_stop_t),
+        live_latency_ms=_drain_latency(sampler.samples, heal_ns, sampling_s),
     )
     expect = scenario.expect
     verdict = judge(observations, expect)
@@ -269,7 +269,7 @@ def _run(
     )
     extra = {
         "heal_at_s": heal_t,
-        "sampling_s": (fleet_stop_ns - wall0_ns) / 1e9,
+        "sampling_s": sampling_s,
         "deadman_silent_s": stack.spec.deadman_silent_s,
         "expected_alerts": [a.model_dump() for a in expect.alerts],
         "left_in_buffers_at_stop": left,
@@ -284,7 +284,6 @@ def _run(
     json_path, html_path = write_report(
         out_dir, scenario, verdict, timelines, mode=stack.mode, extra=extra
     )
-    sampling_s = (fleet_stop_ns - wall0_ns) / 1e9
     return ReplayResult(scenario, verdict, stack.mode, json_path, html_path, sampling_s)
 
 
