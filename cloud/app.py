@@ -1,9 +1,12 @@
 """The Faust app: thin agents around :class:`cloud.handlers.Handlers`.
 
-One agent per input topic. The telemetry agent hands the records the consumer has already
-delivered (up to ``batch_max_records``) to the handlers as one batch; they are acked once
-their data is in InfluxDB and their state committed. All state
-lives in one table (``state``) whose changelog is co-partitioned with the telemetry topic,
+One agent per input topic. Telemetry comes in two lanes, live and drained backlog
+(:meth:`fieldlink.messages.KafkaTopics.telemetry_lanes`); each lane's agent hands the records
+the consumer has already delivered (up to ``batch_max_records``) to the handlers as one
+batch, and they are acked once their data is in InfluxDB and their state committed. The two
+agents take turns, one batch at a time, and the consumer hands out live records first, so a
+live record waits for at most one batch of backlog, never for the whole drain. All state
+lives in one table (``state``) whose changelog is co-partitioned with the telemetry topics,
 so a restarted or newly assigned worker recovers it; see :mod:`cloud.processing.pipeline`
 for why one table and why replays are harmless.
 
@@ -22,6 +25,7 @@ from contextvars import Context, copy_context
 from typing import Any
 
 import faust
+from faust.transport.utils import DefaultSchedulingStrategy
 
 from cloud.handlers import Handlers, Record
 from cloud.settings import CloudSettings
@@ -29,6 +33,25 @@ from cloud.sink import InfluxSink
 from fieldlink.messages import KafkaTopics
 
 __all__ = ["create_app", "read_range"]
+
+_POLL_MAX_RECORDS = 32
+"""Records the consumer hands out per poll. With a lane's buffer full, the consumer waits
+for room for each of a poll's records, so a small poll bounds what a live record behind it
+waits for."""
+
+
+def _live_first(backlog_topic: str) -> type[DefaultSchedulingStrategy]:
+    """Faust's round-robin record scheduling, with the backlog lane's records after all
+    others of each poll."""
+
+    class LiveFirst(DefaultSchedulingStrategy):
+        def iterate(self, records: Any) -> Any:
+            rest = {tp: items for tp, items in records.items() if tp.topic != backlog_topic}
+            backlog = {tp: items for tp, items in records.items() if tp.topic == backlog_topic}
+            yield from super().iterate(rest)
+            yield from super().iterate(backlog)
+
+    return LiveFirst
 
 
 async def read_range(
@@ -63,6 +86,7 @@ def create_app(
     clock: Callable[[], int] = time.time_ns,
 ) -> faust.App:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    topics = KafkaTopics(settings.topic_prefix)
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -76,6 +100,11 @@ def create_app(
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         consumer_auto_offset_reset="earliest",
+        ConsumerScheduler=_live_first(topics.telemetry_backlog),
+        broker_max_poll_records=_POLL_MAX_RECORDS,
+        # A lane's agent keeps at most this many records waiting: the backlog lane's
+        # records are large (hundreds of readings), and what waits here waits in order.
+        stream_buffer_maxsize=2 * settings.batch_max_records,
         producer_acks=-1,
         key_serializer="raw",
         value_serializer="raw",
@@ -86,7 +115,6 @@ def create_app(
     # Committing a batch of records writes far more than 100 keys; the buffer is bounded
     # by the batch anyway.
     app.producer.buffer.max_messages = max(10_000, 64 * settings.batch_max_records)
-    topics = KafkaTopics(settings.topic_prefix)
 
     async def send_changelog() -> None:
         # Hand the table's changelog writes of a committed batch to the Kafka producer at
@@ -107,7 +135,8 @@ def create_app(
     def topic(name: str) -> Any:
         return app.topic(name, key_type=bytes, value_type=bytes, partitions=settings.partitions)
 
-    telemetry, status = topic(topics.telemetry), topic(topics.status)
+    lanes = [topic(name) for name in topics.telemetry_lanes()]
+    status = topic(topics.status)
     alerts, deadletter = topic(topics.alerts), topic(topics.deadletter)
     state = app.Table(
         "state",
@@ -124,8 +153,11 @@ def create_app(
                    "detail": detail[:1024].encode()}  # fmt: skip
         await (await deadletter.send(key=reason.encode(), value=value, headers=headers))
 
-    async def fetch_range(partition: int, start: int, end: int) -> list[tuple[int, bytes, int]]:
-        return await read_range(settings.kafka_bootstrap, topics.telemetry, partition, start, end)
+    async def fetch_range(
+        lane: int, partition: int, start: int, end: int
+    ) -> list[tuple[int, bytes, int]]:
+        name = topics.telemetry_lanes()[lane]
+        return await read_range(settings.kafka_bootstrap, name, partition, start, end)
 
     worker = f"{socket.gethostname()}-{os.getpid()}"
     handlers = Handlers(
@@ -141,8 +173,9 @@ def create_app(
     app.handlers = handlers  # type: ignore[attr-defined]
     started = time.monotonic()
 
-    @app.agent(telemetry)
-    async def on_telemetry(stream: Any) -> None:
+    turn = asyncio.Lock()  # one batch at a time, whichever lane: the handlers' state is shared
+
+    async def consume(lane: int, stream: Any) -> None:
         # Each record is prepared as it arrives, in its own event context (Faust's table
         # routes reads and writes by the current event's partition); a batch is what has
         # already arrived, up to batch_max_records. The records are acked by hand once
@@ -160,32 +193,48 @@ def create_app(
                 await manual.ack(event)
 
         while True:
-            batch: list[tuple[Any, Any, Context]] = []
-            size = 0
-            # Only take another record that is already queued, and not while a rebalance has
-            # suspended the flow (Faust then skips queued records and waits for our acks).
-            # (Preparing the next batch while this one's points were written was tried: it
-            # halved the throughput of 200-reading records.)
-            while not batch or (
-                len(batch) < settings.batch_max_records
-                and size < settings.batch_max_bytes
-                and not manual.channel.empty()
-                and app.flow_control.is_active()
-            ):
-                try:
-                    event = await events.__anext__()
-                except StopAsyncIteration:  # stopping: what is not acked is redelivered
-                    return
-                message = event.message
-                size += len(message.value or b"")
-                record = Record(
-                    message.value,
-                    message.offset,
-                    message.partition,
-                    int(message.timestamp * 1e9),
-                )
-                batch.append((event, await handlers.prepare(record), copy_context()))
-            await finish(batch)
+            try:
+                event = await events.__anext__()
+            except StopAsyncIteration:  # stopping: what is not acked is redelivered
+                return
+            async with turn:
+                batch: list[tuple[Any, Any, Context]] = []
+                size = 0
+                # Only take another record that is already queued, and not while a
+                # rebalance has suspended the flow (Faust then skips queued records and
+                # waits for our acks). (Preparing the next batch while this one's points
+                # were written was tried: it halved the throughput of 200-reading records.)
+                while True:
+                    message = event.message
+                    size += len(message.value or b"")
+                    record = Record(
+                        message.value,
+                        message.offset,
+                        message.partition,
+                        int(message.timestamp * 1e9),
+                        lane,
+                    )
+                    batch.append((event, await handlers.prepare(record), copy_context()))
+                    if (
+                        len(batch) >= settings.batch_max_records
+                        or size >= settings.batch_max_bytes
+                        or manual.channel.empty()
+                        or not app.flow_control.is_active()
+                    ):
+                        break
+                    try:
+                        event = await events.__anext__()
+                    except StopAsyncIteration:
+                        return
+                await finish(batch)
+
+    @app.agent(lanes[0], name="on_telemetry")
+    async def on_telemetry(stream: Any) -> None:
+        await consume(0, stream)
+
+    @app.agent(lanes[1], name="on_telemetry_backlog")
+    async def on_telemetry_backlog(stream: Any) -> None:
+        await consume(1, stream)
 
     @app.agent(status)
     async def on_status(stream: Any) -> None:
@@ -198,12 +247,12 @@ def create_app(
     async def check_deadman() -> None:
         # After a restart, give the backlog time to arrive before calling anyone silent.
         if deadman is not None and time.monotonic() - started >= deadman.silent_s:
-            highwaters = {
-                tp.partition: app.consumer.highwater(tp)
-                for tp in app.consumer.assignment()
-                if tp.topic == topics.telemetry
-            }
-            await handlers.deadman(handlers.partition_times(highwaters))
+            assigned = app.consumer.assignment()
+            highwaters = [
+                {tp.partition: app.consumer.highwater(tp) for tp in assigned if tp.topic == name}
+                for name in topics.telemetry_lanes()
+            ]
+            await handlers.deadman(handlers.partition_times(*highwaters))
 
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def report() -> None:

@@ -58,8 +58,9 @@ Publish = Callable[[str, bytes], Awaitable[None]]
 DeadLetter = Callable[[str, str, str, bytes], Awaitable[None]]
 """Send (source, reason, detail, raw value) to the dead-letter topic and wait for the ack."""
 
-FetchRange = Callable[[int, int, int], Awaitable[list[tuple[int, bytes, int]]]]
-"""Read telemetry records ``[start, end)`` of a partition: (offset, value, ts_ns)."""
+FetchRange = Callable[[int, int, int, int], Awaitable[list[tuple[int, bytes, int]]]]
+"""Read records ``[start, end)`` of a partition of a telemetry lane, called with (lane,
+partition, start, end): a list of (offset, value, ts_ns)."""
 
 
 class Overlay(MutableMapping[str, Any]):
@@ -94,7 +95,7 @@ class Overlay(MutableMapping[str, Any]):
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.base[key] = value
-        if self.staged.get(key) is value:
+        if key in self.staged and self.staged[key] is value:
             del self.staged[key]
 
     def __delitem__(self, key: str) -> None:
@@ -109,12 +110,26 @@ class Overlay(MutableMapping[str, Any]):
 
 
 class Record(NamedTuple):
-    """A telemetry record as consumed from Kafka."""
+    """A telemetry record as consumed from Kafka; ``lane`` 0 is the live topic, 1 the
+    backlog topic (:meth:`fieldlink.messages.KafkaTopics.telemetry_lanes`)."""
 
     value: bytes
     offset: int
     partition: int
     ts_ns: int
+    lane: int = 0
+
+
+def position_key(lane: int, partition: int) -> str:
+    """State key of the last offset handled in a lane's partition (and its Kafka time)."""
+    return f"p|{partition}" if lane == 0 else f"p|{lane}|{partition}"
+
+
+def order_key(partition: int) -> str:
+    """State key of the batch in progress on a partition: the (lane, offset) of each of its
+    records, in the order they were handled. Written before the batch's state, cleared after
+    it; see :meth:`Handlers.finish`."""
+    return f"i|{partition}"
 
 
 @dataclass
@@ -125,6 +140,8 @@ class _Prepared:
     """Publish its alerts or dead letter, count: in record order, after ``write``."""
     updates: list[tuple[str, Any]] = field(default_factory=list)
     """State to commit after ``announce``: the core's updates, then the partition position."""
+    source: tuple[int, int, int] | None = None
+    """(partition, lane, offset) of the record."""
 
 
 async def _nothing() -> None:
@@ -159,6 +176,8 @@ class Counters:
     alerts: int = 0
     statuses: int = 0
     refetched: int = 0
+    resumed: int = 0
+    """Records of interrupted batches handled again before their partition's next record."""
     missing: dict[str, int] = field(default_factory=dict)
     latencies_s: deque[float] = field(default_factory=lambda: deque(maxlen=_RECENT))
     edge_to_kafka_s: deque[float] = field(default_factory=lambda: deque(maxlen=_RECENT))
@@ -196,17 +215,20 @@ class Handlers:
         self.liveness = DeviceLiveness(deadman) if deadman else None
         self.partition_of: dict[str, int] = {}
 
-    async def telemetry(self, value: bytes, *, offset: int, partition: int, ts_ns: int) -> None:
+    async def telemetry(
+        self, value: bytes, *, offset: int, partition: int, ts_ns: int, lane: int = 0
+    ) -> None:
         """Handle one record completely."""
-        await self.batch([Record(value, offset, partition, ts_ns)])
+        await self.batch([Record(value, offset, partition, ts_ns, lane)])
 
     async def batch(self, records: Sequence[Record]) -> None:
         """Handle records completely, in order (see :meth:`prepare` and :meth:`finish`)."""
         await self.finish([(await self.prepare(record), None) for record in records])
 
     async def prepare(self, record: Record) -> list[_Prepared]:
-        """Run the pure core on a record (and on any the consumer skipped before it) and
-        queue its points with the sink. Records must be prepared in their Kafka order."""
+        """Run the pure core on a record (and first on any the consumer skipped before it,
+        and on an interrupted batch's) and queue its points with the sink. Records of a
+        lane must be prepared in their Kafka order."""
         return await self._prepare_all(*record)
 
     async def finish(self, batch: Sequence[tuple[list[_Prepared], Context | None]]) -> None:
@@ -219,51 +241,104 @@ class Handlers:
         applied and apply the rest once (:mod:`cloud.processing.pipeline`). A key is
         written in the ``Context`` of the record that last changed it, if given (Faust
         picks the changelog partition of a table write through the current event, a
-        context variable)."""
+        context variable).
+
+        The two telemetry lanes are consumed independently, so after a crash the records
+        of a partially committed batch could come back interleaved across lanes in another
+        order than they were handled, and a reading both lanes carry could then be counted
+        by the other record. So each partition's commit is framed: first the batch's
+        order (:func:`order_key`), last its clearing. A worker that finds an order still
+        set replays exactly those records, in that order, before anything else of the
+        partition (:meth:`_prepare_all`)."""
         self.counters.batches += 1
         self.sink.flush()
         for prepared, _ in batch:
             for item in prepared:
                 await item.write()
         final: dict[str, tuple[Any, Context | None]] = {}
+        orders: dict[int, tuple[list[list[int]], Context | None]] = {}
         for prepared, context in batch:
             for item in prepared:
                 await item.announce()
                 for key, value in item.updates:
                     final[key] = (value, context)
+                if item.source is not None:
+                    partition, lane, offset = item.source
+                    orders.setdefault(partition, ([], context))[0].append([lane, offset])
+        for partition, (order, context) in orders.items():
+            self._set(order_key(partition), order, context)
         for key in sorted(final, key=Processor.commit_rank):
             value, context = final[key]
-            if context is None:
-                self.overlay[key] = value
-            else:
-                context.run(self.overlay.__setitem__, key, value)
+            self._set(key, value, context)
+        for partition, (_, context) in orders.items():
+            self._set(order_key(partition), None, context)
+
+    def _set(self, key: str, value: Any, context: Context | None) -> None:
+        if context is None:
+            self.overlay[key] = value
+        else:
+            context.run(self.overlay.__setitem__, key, value)
 
     async def _prepare_all(
-        self, value: bytes, offset: int, partition: int, ts_ns: int
+        self, value: bytes, offset: int, partition: int, ts_ns: int, lane: int = 0
     ) -> list[_Prepared]:
-        """Prepare a record, and first any the consumer skipped. If Faust hands us an offset
-        beyond the next one we expect for the partition, the records in between were acked
+        """Prepare a record, and first the records of an interrupted batch of its partition
+        (:meth:`finish`) and any the consumer skipped. If Faust hands us an offset beyond
+        the next one we expect for the lane's partition, the records in between were acked
         without being delivered (faust-streaming does that around rebalances)."""
-        out = []
-        last = self.overlay.get(f"p|{partition}")
+        out = await self._resume(partition)
+        last = self.overlay.get(position_key(lane, partition))
         expected = last["o"] + 1 if last is not None else 0  # 0: from the partition's start
         if offset > expected and self.fetch_range is not None:
-            missed = await self.fetch_range(partition, expected, offset)
+            missed = await self.fetch_range(lane, partition, expected, offset)
             self.counters.refetched += len(missed)
             if missed:
                 logger.warning(
-                    "partition %d: offsets %d-%d were never delivered; fetched %d records",
-                    partition, missed[0][0], offset - 1, len(missed),
+                    "lane %d partition %d: offsets %d-%d were never delivered; fetched %d",
+                    lane, partition, missed[0][0], offset - 1, len(missed),
                 )  # fmt: skip
             for missed_offset, missed_value, missed_ts_ns in missed:
-                out.append(self._prepare(missed_value, missed_offset, partition, missed_ts_ns))
-        out.append(self._prepare(value, offset, partition, ts_ns))
+                out.append(
+                    self._prepare(missed_value, missed_offset, partition, missed_ts_ns, lane)
+                )
+        out.append(self._prepare(value, offset, partition, ts_ns, lane))
         return out
 
-    def _prepare(self, value: bytes, offset: int, partition: int, ts_ns: int) -> _Prepared:
+    async def _resume(self, partition: int) -> list[_Prepared]:
+        """The records of the partition's interrupted batch, prepared again in the order
+        they were first handled: they complete what of their state was committed."""
+        key = order_key(partition)
+        order = self.overlay.get(key)
+        if not order:
+            return []
+        self.overlay.stage(key, None)  # resumed once; this batch commits its own order
+        if self.fetch_range is None:
+            raise RuntimeError(f"partition {partition}: an interrupted batch needs fetch_range")
+        runs: list[list[int]] = []  # [lane, first, last] of consecutive offsets
+        for lane, offset in order:
+            if runs and runs[-1][0] == lane and runs[-1][2] == offset - 1:
+                runs[-1][2] = offset
+            else:
+                runs.append([lane, offset, offset])
+        out = []
+        for lane, first, last in runs:
+            for got_offset, got_value, got_ts_ns in await self.fetch_range(
+                lane, partition, first, last + 1
+            ):
+                out.append(self._prepare(got_value, got_offset, partition, got_ts_ns, lane))
+        self.counters.resumed += len(out)
+        logger.warning(
+            "partition %d: resumed an interrupted batch of %d records", partition, len(out)
+        )
+        return out
+
+    def _prepare(
+        self, value: bytes, offset: int, partition: int, ts_ns: int, lane: int = 0
+    ) -> _Prepared:
         started = time.perf_counter()
         self.counters.records += 1
-        position = self._stage_position(partition, offset, ts_ns)
+        source = (partition, lane, offset)
+        position = self._stage_position(lane, partition, offset, ts_ns)
         try:
             batch = decode(value, ReadingBatch)
         except DecodeError as exc:
@@ -272,13 +347,13 @@ class Handlers:
             async def dead_letter() -> None:
                 await self._dead_letter("telemetry", value, error)
 
-            return _Prepared(_nothing, dead_letter, position)
+            return _Prepared(_nothing, dead_letter, position, source)
         self.partition_of[batch.device] = partition
-        outcome = self.processor.process(batch, now_ns=self.clock(), offset=offset)
+        outcome = self.processor.process(batch, now_ns=self.clock(), offset=offset, lane=lane)
         if outcome.replayed:
             self.counters.replayed += 1
 
-            return _Prepared(_nothing, _nothing, position)
+            return _Prepared(_nothing, _nothing, position, source)
         for key, staged in outcome.updates:
             self.overlay.stage(key, staged)
         alerts = list(outcome.alerts)
@@ -307,12 +382,14 @@ class Handlers:
                 c.edge_to_kafka_s.append((ts_ns - newest) / 1e9)
                 c.kafka_to_stored_s.append((self.clock() - ts_ns) / 1e9)
 
-        return _Prepared(write, announce, [*outcome.updates, *position])
+        return _Prepared(write, announce, [*outcome.updates, *position], source)
 
-    def _stage_position(self, partition: int, offset: int, ts_ns: int) -> list[tuple[str, Any]]:
-        """Stage the partition's last handled offset and its Kafka time (committed after
-        everything else)."""
-        key = f"p|{partition}"
+    def _stage_position(
+        self, lane: int, partition: int, offset: int, ts_ns: int
+    ) -> list[tuple[str, Any]]:
+        """Stage the lane partition's last handled offset and its Kafka time (committed
+        after everything else)."""
+        key = position_key(lane, partition)
         last = self.overlay.get(key)
         if last is not None and offset <= last["o"]:
             return []
@@ -389,21 +466,28 @@ class Handlers:
         for alert in alerts:
             await self.publish_alert(alert.device, encode(alert))
 
-    def partition_times(self, highwaters: Mapping[int, int | None]) -> dict[int, int]:
-        """Up to when we know what each partition's devices sent: now, if every record up
-        to the partition's high watermark (the next offset Kafka will assign) was handled;
-        else the Kafka time of the last record handled, since what a device sent after that
-        may be waiting in our lag. Partitions nothing is known of yet are left out."""
+    def partition_times(self, *lanes: Mapping[int, int | None]) -> dict[int, int]:
+        """Up to when we know what each partition's devices sent, given each lane's high
+        watermarks by partition (the next offset Kafka will assign): now, if every record up
+        to them was handled; else the Kafka time of the last record handled, since what a
+        device sent after that may be waiting in our lag (the earliest such time over the
+        lanes). Partitions nothing is known of yet are left out."""
         now = self.clock()
-        out = {}
-        for partition, high in highwaters.items():
-            entry = self.overlay.get(f"p|{partition}")
-            handled = entry["o"] + 1 if entry is not None else 0
-            if high is not None and handled >= high:
-                out[partition] = now
-            elif entry is not None and "t" in entry:
-                out[partition] = min(now, int(entry["t"]))
-        return out
+        out: dict[int, int] = {}
+        unknown: set[int] = set()
+        for lane, highwaters in enumerate(lanes):
+            for partition, high in highwaters.items():
+                entry = self.overlay.get(position_key(lane, partition))
+                handled = entry["o"] + 1 if entry is not None else 0
+                if high is not None and handled >= high:
+                    known = now
+                elif entry is not None and "t" in entry:
+                    known = min(now, int(entry["t"]))
+                else:
+                    unknown.add(partition)
+                    continue
+                out[partition] = min(out.get(partition, now), known)
+        return {p: t for p, t in out.items() if p not in unknown}
 
     async def deadman(self, times: Mapping[int, int]) -> None:
         """Timer: open 'device silent' episodes for devices of our partitions, each judged
@@ -438,6 +522,7 @@ class Handlers:
             "write_requests": self.sink.requests,
             "points_written": self.sink.points_written,
             "refetched": c.refetched,
+            "resumed": c.resumed,
             **_percentiles("latency", c.latencies_s or [0.0]),
             **_percentiles("edge_to_kafka", c.edge_to_kafka_s),
             **_percentiles("kafka_to_stored", c.kafka_to_stored_s),

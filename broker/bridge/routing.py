@@ -1,7 +1,8 @@
 """The bridge's pure core: where one message goes, decided without any I/O.
 
-Upstream, an MQTT message becomes a Kafka record on the telemetry or status topic keyed by
-device id, or a dead letter carrying the raw bytes and the reason. Downstream, an alert or
+Upstream, an MQTT message becomes a Kafka record keyed by device id on the status topic or
+on one of the two telemetry lanes (live, or backlog for batches an edge drained from its
+buffer), or a dead letter carrying the raw bytes and the reason. Downstream, an alert or
 command record becomes a QoS1 publish to the device's own topic.
 
 >>> from fieldlink.messages import KafkaTopics
@@ -91,11 +92,10 @@ class Router:
                 f"but arrived on {parsed.site}/{parsed.device}"
             )
             return self._dead(topic, key, payload, DecodeReason.IMPERSONATION, detail)
-        kafka_topic = (
-            self.topics.telemetry if parsed.channel is Channel.TELEMETRY else self.topics.status
-        )
-        readings = len(message.readings) if isinstance(message, ReadingBatch) else 0
-        return Route(kafka_topic, key, payload, channel=parsed.channel, readings=readings)
+        if isinstance(message, ReadingBatch):
+            lane = self.topics.telemetry_backlog if message.backlog else self.topics.telemetry
+            return Route(lane, key, payload, channel=parsed.channel, readings=len(message.readings))
+        return Route(self.topics.status, key, payload, channel=parsed.channel)
 
     def _dead(
         self, topic: str, key: bytes, payload: bytes, reason: DecodeReason, detail: str

@@ -122,6 +122,7 @@ class BridgeSettings(FieldlinkSettings):
         topics = self.kafka_topics
         return {
             topics.telemetry: self.telemetry_topic.spec(),
+            topics.telemetry_backlog: self.telemetry_topic.spec(),  # the same keys, partitions
             topics.status: self.status_topic.spec(),
             topics.alerts: self.alerts_topic.spec(),
             topics.commands: self.commands_topic.spec(),

@@ -135,30 +135,35 @@ class Reader:
         return {}
 
     async def consumer_lag(self) -> dict[str, int]:
-        """Records of the telemetry topic not yet committed by the worker group."""
+        """Records of the telemetry lanes (live and backlog) not yet committed by the worker
+        group, by partition (the two lanes' partitions hold the same devices)."""
         from aiokafka import AIOKafkaConsumer, TopicPartition
         from aiokafka.admin import AIOKafkaAdminClient
 
         s = self.settings
-        topic = KafkaTopics(s.topic_prefix).telemetry
+        lanes = KafkaTopics(s.topic_prefix).telemetry_lanes()
         admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap, request_timeout_ms=5000)
         consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, request_timeout_ms=5000)
         try:
             await admin.start()
             await consumer.start()
             committed = await self._committed(admin)
-            described = await admin.describe_topics([topic])
-            partitions = {p["partition"] for d in described for p in d.get("partitions", [])}
-            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+            described = await admin.describe_topics(list(lanes))
+            tps = sorted(
+                TopicPartition(d["topic"], p["partition"])
+                for d in described
+                if d.get("topic") in lanes
+                for p in d.get("partitions", [])
+            )
             ends = await consumer.end_offsets(tps) if tps else {}
         except Exception as exc:
             raise UpstreamError(f"Kafka lag query failed: {type(exc).__name__}: {exc}") from exc
         finally:
             await consumer.stop()
             await admin.close()
-        lag = {}
+        lag: dict[str, int] = {}
         for tp, end in ends.items():
             meta = committed.get(tp)
             done = meta.offset if meta is not None and meta.offset >= 0 else 0
-            lag[str(tp.partition)] = max(end - done, 0)
+            lag[str(tp.partition)] = lag.get(str(tp.partition), 0) + max(end - done, 0)
         return lag

@@ -4,8 +4,10 @@ Readings sampled since the current connection came up are *live*: they go out as
 batch fills or its oldest reading has lingered ``linger_ms``. Everything older is *backlog*
 (what piled up during a partition, or before a restart): it drains oldest-first, paced by a
 token bucket at ``drain_max_rate`` readings/s, interleaved with live batches so live latency
-stays low while the backlog drains. A reading leaves the buffer only when the PUBACK of the
-message carrying it arrives.
+stays low while the backlog drains; backlog batches say so (``ReadingBatch.backlog``), and
+the bridge gives them a Kafka topic of their own, so live batches do not queue behind them
+in the cloud either. A reading leaves the buffer only when the PUBACK of the message
+carrying it arrives.
 """
 
 from __future__ import annotations
@@ -157,7 +159,7 @@ class Publisher:
             return 0  # appended but not committed (or held for clock sync) yet
         self._live_cursor = items[-1].reading.seq
         self._live_waiting_since = None
-        return self._send(items)
+        return self._send(items, backlog=False)
 
     def _pump_backlog(self) -> int:
         if self.backlog_done:
@@ -185,9 +187,9 @@ class Publisher:
             return 1  # skipped readings still in flight; try further on
         self._bucket.spend(len(items))
         self._last_backlog_at = now
-        return self._send(items)
+        return self._send(items, backlog=True)
 
-    def _send(self, items: Sequence[BufferedReading]) -> int:
+    def _send(self, items: Sequence[BufferedReading], *, backlog: bool) -> int:
         sent = 0
         for run in split_by_boot(items):
             readings = tuple(item.reading for item in run)
@@ -198,6 +200,7 @@ class Publisher:
                 seq_first=readings[0].seq,
                 seq_last=readings[-1].seq,
                 readings=readings,
+                backlog=backlog,
             )
             mid = self._link.publish(self._topic, encode(batch))
             seqs = [r.seq for r in readings]

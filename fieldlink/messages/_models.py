@@ -160,6 +160,12 @@ class ReadingBatch(_Message):
     seq_first: Seq
     seq_last: Seq
     readings: tuple[Reading, ...] = Field(min_length=1)
+    backlog: bool = Field(
+        default=False,
+        description="Drained from the edge buffer (sampled before the current connection "
+        "came up): the bridge puts it on the backlog lane, so live batches never queue "
+        "behind a drain. Only latency depends on it, never correctness.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ReadingBatch:

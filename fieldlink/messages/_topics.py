@@ -77,7 +77,19 @@ class KafkaTopics:
 
     @property
     def telemetry(self) -> str:
+        """Live telemetry: batches of readings sampled since the device's connection came up."""
         return f"{self.prefix}.telemetry"
+
+    @property
+    def telemetry_backlog(self) -> str:
+        """Backlog telemetry: batches drained from an edge buffer after a partition or a
+        restart (``ReadingBatch.backlog``). A lane of its own, so live readings never queue
+        behind a fleet's drained backlog; same partitions and keys as ``telemetry``."""
+        return f"{self.prefix}.telemetry.backlog"
+
+    def telemetry_lanes(self) -> tuple[str, str]:
+        """The telemetry topics, in lane order: lane 0 live, lane 1 backlog."""
+        return (self.telemetry, self.telemetry_backlog)
 
     @property
     def status(self) -> str:
@@ -96,4 +108,11 @@ class KafkaTopics:
         return f"{self.prefix}.deadletter"
 
     def all(self) -> tuple[str, ...]:
-        return (self.telemetry, self.status, self.alerts, self.commands, self.deadletter)
+        return (
+            self.telemetry,
+            self.telemetry_backlog,
+            self.status,
+            self.alerts,
+            self.commands,
+            self.deadletter,
+        )

@@ -153,6 +153,17 @@ class Stack:
             for r in found
         )
 
+    def count_raw(self, device: str | None = None) -> int:
+        """Readings in the raw bucket (of one device)."""
+        only = f'and r.device == "{device}"' if device else ""
+        found = query(
+            self.influxdb,
+            f'from(bucket: "{self.bucket("raw")}") |> range(start: 0) '
+            f'|> filter(fn: (r) => r._measurement == "reading" and r._field == "value" {only}) '
+            "|> group() |> count()",
+        )
+        return sum(int(r["_value"]) for r in found)
+
     def aggregates(self, kind: str = "agg_1m", prefix: str | None = None) -> dict[Any, Any]:
         found = query(
             self.influxdb,

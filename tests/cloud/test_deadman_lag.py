@@ -22,13 +22,14 @@ SETTINGS = CloudSettings.load(
 )
 
 
-def _record(offset: int, kafka_ts_ns: int) -> Record:
-    reading = Reading(device="pi", sensor="temp", value=20.0, ts_ns=kafka_ts_ns, seq=offset)
+def _record(offset: int, kafka_ts_ns: int, lane: int = 0) -> Record:
+    seq = offset + 1000 * lane
+    reading = Reading(device="pi", sensor="temp", value=20.0, ts_ns=kafka_ts_ns, seq=seq)
     batch = ReadingBatch(
-        device="pi", site="lab", boot_id="ab" * 16, seq_first=offset, seq_last=offset,
+        device="pi", site="lab", boot_id="ab" * 16, seq_first=seq, seq_last=seq,
         readings=(reading,),
     )  # fmt: skip
-    return Record(encode(batch), offset, 0, kafka_ts_ns)
+    return Record(encode(batch), offset, 0, kafka_ts_ns, lane)
 
 
 def test_a_lagging_partition_is_judged_at_the_time_of_its_last_handled_record() -> None:
@@ -60,6 +61,12 @@ def test_a_lagging_partition_is_judged_at_the_time_of_its_last_handled_record() 
         # Caught up and nothing new: now pi has been silent for 10 s.
         now[0] = 206 * S
         assert handlers.partition_times({0: 2, 1: 0}) == {0: 206 * S, 1: 206 * S}
+        # Unless a backlog lane still holds records of the partition: then pi is not judged
+        # before one of them is handled, and then at that record's Kafka time.
+        assert handlers.partition_times({0: 2}, {0: 3}) == {}
+        await handlers.batch([_record(0, 190 * S, lane=1)])
+        assert handlers.partition_times({0: 2}, {0: 3}) == {0: 190 * S}
+        assert handlers.partition_times({0: 2}, {0: 1}) == {0: 206 * S}
         await handlers.deadman(handlers.partition_times({0: 2}))
         assert [(a.device, a.state.value) for a in published] == [("pi", "open")]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
 from cloud.app import read_range
@@ -43,7 +41,9 @@ async def test_offsets_skipped_by_the_consumer_are_fetched_and_processed(
         sink=sink,
         publish_alert=_never,
         publish_deadletter=_never,
-        fetch_range=functools.partial(read_range, kafka.bootstrap_servers, stack.topics.telemetry),
+        fetch_range=lambda lane, *span: read_range(
+            kafka.bootstrap_servers, stack.topics.telemetry_lanes()[lane], *span
+        ),
     )
     try:
         # The first record delivered is offset 1: offset 0 was acked but never delivered.

@@ -128,6 +128,7 @@ def test_processor_replicas_are_bounded_by_partitions() -> None:
     topics = {t["spec"]["topicName"]: t["spec"]["partitions"] for t in of_kind("KafkaTopic")}
     telemetry = topics["fieldlink.telemetry"]
     assert topics["fieldlink.status"] == telemetry  # the state table is co-partitioned
+    assert topics["fieldlink.telemetry.backlog"] == telemetry
     assert int(config_literals()["TELEMETRY_PARTITIONS"]) == telemetry
     deployment = named("Deployment", "fieldlink-processor")
     autoscaler = named("HorizontalPodAutoscaler", "fieldlink-processor")

@@ -35,6 +35,15 @@ def test_valid_telemetry_goes_to_the_telemetry_topic_keyed_by_device():
     assert (route.reason, route.channel, route.readings) == (None, Channel.TELEMETRY, 5)
 
 
+def test_drained_backlog_goes_to_the_backlog_lane():
+    batch = orjson.loads(BATCH)
+    batch["backlog"] = True
+    payload = orjson.dumps(batch)
+    route = router.upstream("fieldlink/lab/pi-1/telemetry", payload)
+    assert (route.kafka_topic, route.key, route.value) == ("t.telemetry.backlog", b"pi-1", payload)
+    assert (route.reason, route.readings) == (None, 5)
+
+
 def test_valid_status_goes_to_the_status_topic():
     status = encode(DeviceStatus(device="pi-1", site="lab", boot_id=BOOT, ts_ns=1, online=False))
     route = router.upstream("fieldlink/lab/pi-1/status", status)

@@ -23,6 +23,8 @@ def test_toml_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     assert settings.mqtt_port == 2000
     assert settings.topic_specs()["site-a.telemetry"].partitions == 12
     assert settings.topic_specs()["site-a.telemetry"].retention_ms == 1000
+    specs = settings.topic_specs()
+    assert specs["site-a.telemetry.backlog"] == specs["site-a.telemetry"]
     assert set(settings.topic_specs()) == set(settings.kafka_topics.all())
 
 

@@ -81,13 +81,19 @@ def test_worker_sigkilled_mid_stream_loses_nothing_and_double_counts_nothing(
     asyncio.run(stack.create_topics())
     readings = fleet(8, 4000, start_ns=recent_start(), step_ns=NS // 2)
     batches = batches_of(readings, 20)
-    asyncio.run(stack.produce(batches[: len(batches) // 2]))
+    half = len(batches) // 2
+    backlog = stack.topics.telemetry_backlog
+    # Both lanes: every third batch as drained backlog, the rest live.
+    asyncio.run(stack.produce([b for i, b in enumerate(batches[:half]) if i % 3]))
+    asyncio.run(stack.produce(batches[:half:3], backlog))
     # The production store: RocksDB (rocksdict) on local disk, plus the changelog.
     worker = stack.worker(tmp_path / "w", FIELDLINK_CLOUD_STORE="rocksdb://")
     with worker:
         wait_until(lambda: len(stack.raw()) >= 2000, 120, "the worker to get going")
         worker.kill()  # SIGKILL mid-stream: state changes and offsets were in flight
-        asyncio.run(stack.produce([*batches[len(batches) // 2 :], *batches[:50]]))
+        asyncio.run(stack.produce(batches[half:]))
+        # Resent as backlog, as an edge does with what was in flight when its link broke.
+        asyncio.run(stack.produce(batches[:50], backlog))
         worker.start()
         wait_until(lambda: len(stack.raw()) >= 20000, 120, "the restarted worker to get going")
         worker.kill()  # and once more, in the middle of the second half
@@ -103,6 +109,30 @@ def test_worker_sigkilled_mid_stream_loses_nothing_and_double_counts_nothing(
     assert stack.raw() == sorted((r.device, r.sensor, r.ts_ns, r.value) for r in readings)
     assert sum(a["count"] for a in stack.aggregates().values()) == len(readings)
     assert sum(a["count"] for a in stack.aggregates("agg_1h").values()) == len(readings)
+
+
+def test_live_records_overtake_a_draining_backlog(
+    kafka: KafkaServer, influxdb: InfluxServer, unique: str, tmp_path: Path
+):
+    """A live record sent while the worker drains a large backlog (the backlog lane) is
+    stored before the backlog is: it does not queue behind it."""
+    stack = Stack(kafka, influxdb, unique)
+    asyncio.run(stack.create_topics())
+    start = recent_start()
+    backlog = fleet(8, 5000, start_ns=start, step_ns=NS // 10)
+    asyncio.run(stack.produce(batches_of(backlog, 50), stack.topics.telemetry_backlog))
+    live = fleet(1, 1, start_ns=start + 3600 * NS)
+    live = [r.model_copy(update={"device": "pi-live"}) for r in live]
+    # Record by record, so that the drain of these 800 records takes a while.
+    with stack.worker(tmp_path / "w", FIELDLINK_CLOUD_BATCH_MAX_RECORDS="1") as worker:
+        wait_until(lambda: stack.count_raw() > 0, 120, "the drain to start")
+        asyncio.run(stack.produce(batches_of(live, 1)))
+        wait_until(lambda: stack.count_raw("pi-live") == 1, 120, "the live reading")
+        drained = stack.count_raw() - 1
+        assert drained < len(backlog), "the live reading waited for the whole backlog"
+        wait_until(lambda: stack.count_raw() == len(backlog) + 1, 180, "the backlog")
+    assert stack.raw() == sorted((r.device, r.sensor, r.ts_ns, r.value) for r in backlog + live)
+    assert b"resumed an interrupted batch" not in worker.log_path.read_bytes()
 
 
 def test_influxdb_down_30s_loses_nothing(

@@ -145,6 +145,8 @@ def test_backlog_drains_oldest_first_at_the_max_rate_interleaved_with_live() -> 
     assert [b.seq_first for b in backlog] == sorted(b.seq_first for b in backlog)
     assert backlog[0].seq_first == 0
     assert sum(len(b.readings) for b in live) == 100, "live readings never wait for the backlog"
+    assert all(b.backlog for b in backlog), "backlog batches say so: the bridge's lane"
+    assert not any(b.backlog for b in live)
     for _ in range(20):  # the remaining 500 backlog readings need one more second
         ack_all(publisher, link)
         clock.now += 0.1

@@ -60,8 +60,10 @@ def test_subscriptions() -> None:
 def test_kafka_topic_names_take_a_prefix() -> None:
     topics = KafkaTopics(prefix="t1")
     assert topics.telemetry == "t1.telemetry"
+    assert topics.telemetry_lanes() == ("t1.telemetry", "t1.telemetry.backlog")
     assert topics.all() == (
         "t1.telemetry",
+        "t1.telemetry.backlog",
         "t1.status",
         "t1.alerts",
         "t1.commands",
