@@ -1,11 +1,12 @@
 """The Faust app: thin agents around :class:`cloud.handlers.Handlers`.
 
-One agent per input topic. Telemetry comes in two lanes, live and drained backlog
-(:meth:`fieldlink.messages.KafkaTopics.telemetry_lanes`); each lane's agent hands the records
-the consumer has already delivered (up to ``batch_max_records``) to the handlers as one
-batch, and they are acked once their data is in InfluxDB and their state committed. The two
-agents take turns, one batch at a time, and the consumer hands out live records first, so a
-live record waits for at most one batch of backlog, never for the whole drain. All state
+Telemetry comes in two lanes, live and drained backlog
+(:meth:`fieldlink.messages.KafkaTopics.telemetry_lanes`), read by one agent; it hands the
+records the consumer has already delivered (up to ``batch_max_records``) to the handlers as
+one batch, and they are acked once their data is in InfluxDB and their state committed.
+The consumer hands out each poll's live records first, polls are small and the agent's
+buffer is short, so a live record waits behind a few backlog records, never behind the
+whole drain. Status has an agent of its own. All state
 lives in one table (``state``) whose changelog is co-partitioned with the telemetry topics,
 so a restarted or newly assigned worker recovers it; see :mod:`cloud.processing.pipeline`
 for why one table and why replays are harmless.
@@ -35,9 +36,11 @@ from fieldlink.messages import KafkaTopics
 __all__ = ["create_app", "read_range"]
 
 _POLL_MAX_RECORDS = 32
-"""Records the consumer hands out per poll. With a lane's buffer full, the consumer waits
-for room for each of a poll's records, so a small poll bounds what a live record behind it
-waits for."""
+"""Records the consumer hands out per poll (live ones first). With the agent's buffer full,
+the consumer waits for room for each of a poll's records, so a small poll bounds what the
+next poll's live records wait for."""
+_BUFFER_MAX_RECORDS = 64
+"""Records waiting for the telemetry agent: a live record queues behind at most these."""
 
 
 def _live_first(backlog_topic: str) -> type[DefaultSchedulingStrategy]:
@@ -102,9 +105,9 @@ def create_app(
         consumer_auto_offset_reset="earliest",
         ConsumerScheduler=_live_first(topics.telemetry_backlog),
         broker_max_poll_records=_POLL_MAX_RECORDS,
-        # A lane's agent keeps at most this many records waiting: the backlog lane's
-        # records are large (hundreds of readings), and what waits here waits in order.
-        stream_buffer_maxsize=2 * settings.batch_max_records,
+        # An agent keeps at most this many records waiting, in order: a live record waits
+        # behind at most these (drained backlog records are large, hundreds of readings).
+        stream_buffer_maxsize=_BUFFER_MAX_RECORDS,
         producer_acks=-1,
         key_serializer="raw",
         value_serializer="raw",
@@ -135,7 +138,11 @@ def create_app(
     def topic(name: str) -> Any:
         return app.topic(name, key_type=bytes, value_type=bytes, partitions=settings.partitions)
 
-    lanes = [topic(name) for name in topics.telemetry_lanes()]
+    # Both telemetry lanes through one agent: one sequence of batches over the shared state.
+    telemetry = app.topic(
+        *topics.telemetry_lanes(), key_type=bytes, value_type=bytes, partitions=settings.partitions
+    )
+    lane_of = {name: lane for lane, name in enumerate(topics.telemetry_lanes())}
     status = topic(topics.status)
     alerts, deadletter = topic(topics.alerts), topic(topics.deadletter)
     state = app.Table(
@@ -173,9 +180,8 @@ def create_app(
     app.handlers = handlers  # type: ignore[attr-defined]
     started = time.monotonic()
 
-    turn = asyncio.Lock()  # one batch at a time, whichever lane: the handlers' state is shared
-
-    async def consume(lane: int, stream: Any) -> None:
+    @app.agent(telemetry)
+    async def on_telemetry(stream: Any) -> None:
         # Each record is prepared as it arrives, in its own event context (Faust's table
         # routes reads and writes by the current event's partition); a batch is what has
         # already arrived, up to batch_max_records. The records are acked by hand once
@@ -192,19 +198,26 @@ def create_app(
             for event, _, _ in batch:
                 await manual.ack(event)
 
-        while True:
+        stopping = False
+        while not stopping:
+            batch: list[tuple[Any, Any, Context]] = []
+            size = 0
             try:
-                event = await events.__anext__()
-            except StopAsyncIteration:  # stopping: what is not acked is redelivered
-                return
-            async with turn:
-                batch: list[tuple[Any, Any, Context]] = []
-                size = 0
                 # Only take another record that is already queued, and not while a
                 # rebalance has suspended the flow (Faust then skips queued records and
                 # waits for our acks). (Preparing the next batch while this one's points
                 # were written was tried: it halved the throughput of 200-reading records.)
-                while True:
+                while not batch or (
+                    len(batch) < settings.batch_max_records
+                    and size < settings.batch_max_bytes
+                    and not manual.channel.empty()
+                    and app.flow_control.is_active()
+                ):
+                    try:
+                        event = await events.__anext__()
+                    except StopAsyncIteration:  # stopping: finish what was prepared
+                        stopping = True
+                        break
                     message = event.message
                     size += len(message.value or b"")
                     record = Record(
@@ -212,29 +225,17 @@ def create_app(
                         message.offset,
                         message.partition,
                         int(message.timestamp * 1e9),
-                        lane,
+                        lane_of[message.topic],
                     )
                     batch.append((event, await handlers.prepare(record), copy_context()))
-                    if (
-                        len(batch) >= settings.batch_max_records
-                        or size >= settings.batch_max_bytes
-                        or manual.channel.empty()
-                        or not app.flow_control.is_active()
-                    ):
-                        break
-                    try:
-                        event = await events.__anext__()
-                    except StopAsyncIteration:
-                        return
-                await finish(batch)
-
-    @app.agent(lanes[0], name="on_telemetry")
-    async def on_telemetry(stream: Any) -> None:
-        await consume(0, stream)
-
-    @app.agent(lanes[1], name="on_telemetry_backlog")
-    async def on_telemetry_backlog(stream: Any) -> None:
-        await consume(1, stream)
+                if batch:
+                    await finish(batch)
+            except BaseException:
+                # Not committed, not acked: the records come again. What they staged must
+                # not reach the state through a later batch (Faust restarts a crashed agent
+                # in the same process).
+                handlers.abandon()
+                raise
 
     @app.agent(status)
     async def on_status(stream: Any) -> None:

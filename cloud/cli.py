@@ -26,7 +26,8 @@ def _settings(config: Path | None) -> CloudSettings:
 
 
 async def ensure_topics(settings: CloudSettings) -> list[str]:
-    """Create the tier's Kafka topics that do not exist yet; return those created."""
+    """Create the tier's Kafka topics that do not exist yet; return those created. Refuses
+    input topics whose partition counts differ from ``settings.partitions``."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import TopicAlreadyExistsError
 
@@ -44,6 +45,19 @@ async def ensure_topics(settings: CloudSettings) -> list[str]:
             except TopicAlreadyExistsError:
                 continue  # another worker starting at the same time made it
             made.append(name)
+        topics = KafkaTopics(settings.topic_prefix)
+        inputs = [*topics.telemetry_lanes(), topics.status]
+        counts = {
+            d["topic"]: len(d.get("partitions", [])) for d in await admin.describe_topics(inputs)
+        }
+        if set(counts.values()) != {settings.partitions}:
+            # The state table is co-partitioned with every input: a device's records on any
+            # of them must land in the same partition number, read by the same worker.
+            found = ", ".join(f"{name} {counts.get(name, 0)}" for name in inputs)
+            raise click.ClickException(
+                f"the worker's input topics must each have {settings.partitions} partitions "
+                f"(FIELDLINK_CLOUD_PARTITIONS); found {found}. Grow the others to match."
+            )
         return made
     finally:
         await admin.close()

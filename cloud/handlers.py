@@ -181,9 +181,11 @@ class Counters:
     missing: dict[str, int] = field(default_factory=dict)
     latencies_s: deque[float] = field(default_factory=lambda: deque(maxlen=_RECENT))
     edge_to_kafka_s: deque[float] = field(default_factory=lambda: deque(maxlen=_RECENT))
-    """Per record: its newest reading's sample time to its Kafka append time."""
+    """Per live record: its newest reading's sample time to its Kafka append time."""
     kafka_to_stored_s: deque[float] = field(default_factory=lambda: deque(maxlen=_RECENT))
-    """Per record: its Kafka append time to its points acknowledged by InfluxDB."""
+    """Per live record: its Kafka append time to its points acknowledged by InfluxDB."""
+    backlog_kafka_to_stored_s: deque[float] = field(default_factory=lambda: deque(maxlen=_RECENT))
+    """The same for records of the backlog lane."""
 
 
 class Handlers:
@@ -273,6 +275,11 @@ class Handlers:
         for partition, (_, context) in orders.items():
             self._set(order_key(partition), None, context)
 
+    def abandon(self) -> None:
+        """Forget what records prepared and not finished staged (their batch failed and is
+        redelivered): a later batch must not commit it as if they had been handled."""
+        self.overlay.staged.clear()
+
     def _set(self, key: str, value: Any, context: Context | None) -> None:
         if context is None:
             self.overlay[key] = value
@@ -311,7 +318,6 @@ class Handlers:
         order = self.overlay.get(key)
         if not order:
             return []
-        self.overlay.stage(key, None)  # resumed once; this batch commits its own order
         if self.fetch_range is None:
             raise RuntimeError(f"partition {partition}: an interrupted batch needs fetch_range")
         runs: list[list[int]] = []  # [lane, first, last] of consecutive offsets
@@ -326,6 +332,7 @@ class Handlers:
                 lane, partition, first, last + 1
             ):
                 out.append(self._prepare(got_value, got_offset, partition, got_ts_ns, lane))
+        self.overlay.stage(key, None)  # resumed once; this batch commits its own order
         self.counters.resumed += len(out)
         logger.warning(
             "partition %d: resumed an interrupted batch of %d records", partition, len(out)
@@ -377,10 +384,12 @@ class Handlers:
             c.alerts += len(alerts)
             c.missing[batch.device] = outcome.missing
             c.latencies_s.append(time.perf_counter() - started)
-            if outcome.raw:
+            if outcome.raw and lane == 0:
                 newest = max(r.ts_ns for r in outcome.raw)
                 c.edge_to_kafka_s.append((ts_ns - newest) / 1e9)
                 c.kafka_to_stored_s.append((self.clock() - ts_ns) / 1e9)
+            elif outcome.raw:
+                c.backlog_kafka_to_stored_s.append((self.clock() - ts_ns) / 1e9)
 
         return _Prepared(write, announce, [*outcome.updates, *position], source)
 
@@ -526,6 +535,7 @@ class Handlers:
             **_percentiles("latency", c.latencies_s or [0.0]),
             **_percentiles("edge_to_kafka", c.edge_to_kafka_s),
             **_percentiles("kafka_to_stored", c.kafka_to_stored_s),
+            **_percentiles("backlog_kafka_to_stored", c.backlog_kafka_to_stored_s),
             **_percentiles("write", self.sink.write_seconds or [0.0]),
         }
         await self._write(

@@ -87,7 +87,8 @@ class BridgeSettings(FieldlinkSettings):
     )
     create_topics: bool = Field(default=True, description="Create missing topics at start.")
     telemetry_topic: TopicSettings = TopicSettings(partitions=6, retention_ms=7 * _DAY_MS)
-    status_topic: TopicSettings = TopicSettings(partitions=3, retention_ms=7 * _DAY_MS)
+    # The same partition count as telemetry: the workers' state table is co-partitioned with both.
+    status_topic: TopicSettings = TopicSettings(partitions=6, retention_ms=7 * _DAY_MS)
     alerts_topic: TopicSettings = TopicSettings(partitions=3, retention_ms=30 * _DAY_MS)
     commands_topic: TopicSettings = TopicSettings(partitions=3, retention_ms=1 * _DAY_MS)
     deadletter_topic: TopicSettings = TopicSettings(partitions=1, retention_ms=30 * _DAY_MS)

@@ -40,6 +40,7 @@ class _Snapshot:
             "latency_p50_s", "latency_p99_s", "write_p50_s", "write_p99_s",
             "edge_to_kafka_p50_s", "edge_to_kafka_p99_s",
             "kafka_to_stored_p50_s", "kafka_to_stored_p99_s",
+            "backlog_kafka_to_stored_p50_s", "backlog_kafka_to_stored_p99_s",
         ):  # fmt: skip
             gauge = GaugeMetricFamily(
                 f"fieldlink_cloud_{key}", "Per worker, over recent records.", labels=["worker"]

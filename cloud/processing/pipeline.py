@@ -16,9 +16,11 @@ drained backlog (lane 1), so live data never waits behind a drain. Offsets of di
 topics are not comparable, so an entry keeps one offset per lane (``o`` and ``b``). Within a
 lane records are applied in offset order, and every value written includes the effects of
 all records applied before it, so "entry's offset for this lane >= the record's offset"
-still means "this record's effect is in the entry". What the core computes does not depend
+still means "this record's effect is in the entry". What the core stores does not depend
 on the order of records across lanes: dedup is a set of seqs, windows are sums, counts,
-minima and maxima, and the rules see readings in seq order.
+minima and maxima, and the rules see readings in seq order (unless a gap stays open past
+``gap_timeout_s``). The order does decide which of two records carrying the same reading
+counts it, hence the worker's framed batch commit (:meth:`cloud.handlers.Handlers.finish`).
 
 >>> from fieldlink.messages import Reading, ReadingBatch
 >>> from cloud.settings import CloudSettings

@@ -501,7 +501,9 @@ def pipeline_health() -> dict[str, Any]:
         _panel(
             "timeseries",
             "Dedup and gaps (since worker start)",
-            _worker_counters("duplicates", "missing", "too_late", "replayed", "refetched"),
+            _worker_counters(
+                "duplicates", "missing", "too_late", "replayed", "refetched", "resumed"
+            ),
             (0, 8, 12, 8),
         ),
         _panel(

@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -163,9 +171,17 @@ class ReadingBatch(_Message):
     backlog: bool = Field(
         default=False,
         description="Drained from the edge buffer (sampled before the current connection "
-        "came up): the bridge puts it on the backlog lane, so live batches never queue "
-        "behind a drain. Only latency depends on it, never correctness.",
+        "came up): the bridge puts it on the backlog lane, so live batches do not queue "
+        "behind a drain. Left out of the payload when false, so live batches read the same "
+        "as before the field existed.",
     )
+
+    @model_serializer(mode="wrap")
+    def _live_as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.backlog:
+            data.pop("backlog", None)
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> ReadingBatch:

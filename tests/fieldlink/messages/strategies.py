@@ -57,6 +57,7 @@ def reading_batches(draw: st.DrawFn) -> ReadingBatch:
         seq_first=seqs[0],
         seq_last=seqs[-1],
         readings=items,
+        backlog=draw(st.booleans()),
     )
 
 

@@ -51,6 +51,19 @@ def test_round_trip_is_lossless(message: object) -> None:
     assert decode(encode(message)) == message  # type: ignore[arg-type]
 
 
+def test_a_live_batch_reads_as_before_the_backlog_flag_existed() -> None:
+    live = decode(orjson.dumps(_batch_dict()), ReadingBatch)
+    assert not live.backlog
+    assert orjson.loads(encode(live)) == {
+        **_batch_dict(),
+        "readings": [{**_batch_dict()["readings"][0], "mono_ns": None, "kind": "sample",  # type: ignore[index]
+                      "quality": [], "clock_synced": True}],
+    }  # fmt: skip
+    drained = live.model_copy(update={"backlog": True})
+    assert orjson.loads(encode(drained))["backlog"] is True
+    assert decode(encode(drained), ReadingBatch) == drained
+
+
 @given(reading_batches())
 def test_decode_with_expected_type(batch: ReadingBatch) -> None:
     assert decode(encode(batch), ReadingBatch) == batch
