@@ -1,12 +1,12 @@
 """The Faust app: thin agents around :class:`cloud.handlers.Handlers`.
 
 Telemetry comes in two lanes, live and drained backlog
-(:meth:`fieldlink.messages.KafkaTopics.telemetry_lanes`), read by one agent; it hands the
-records the consumer has already delivered (up to ``batch_max_records``) to the handlers as
-one batch, and they are acked once their data is in InfluxDB and their state committed.
-The consumer hands out each poll's live records first, fetches are small and the agent's
-buffer is short, so a live record waits behind a few dozen backlog records, never behind
-the whole drain. Status has an agent of its own. All state
+(:meth:`fieldlink.messages.KafkaTopics.telemetry_lanes`), each read by its own agent; an
+agent hands the records the consumer has already delivered (up to ``batch_max_records``) to
+the handlers as one batch, and they are acked once their data is in InfluxDB and their
+state committed. The two agents take turns, one batch at a time, and the consumer hands out
+each poll's live records first, so a live record waits for at most one batch of backlog,
+never for the whole drain. Status has an agent of its own. All state
 lives in one table (``state``) whose changelog is co-partitioned with the telemetry topics,
 so a restarted or newly assigned worker recovers it; see :mod:`cloud.processing.pipeline`
 for why one table and why replays are harmless.
@@ -34,17 +34,6 @@ from cloud.sink import InfluxSink
 from fieldlink.messages import KafkaTopics
 
 __all__ = ["create_app", "read_range"]
-
-_FETCH_MAX_BYTES = 256 * 1024
-"""Bytes the consumer fetches per partition at a time (Kafka still returns a larger record
-whole). A poll hands out everything fetched, live records first; with the agent's buffer
-full the consumer then waits for room for each of the poll's backlog records before it
-polls again, so what one poll holds bounds what the next live records wait for. Measured
-in the lab's recovery run: with 1 MiB (Faust's default) and polls capped at 32 records,
-aiokafka handed out a partition's megabyte of backlog before the live partitions (live
-p99 4.2 s); with 64 KiB the worker fetched too little per round trip to keep up."""
-_BUFFER_MAX_RECORDS = 32
-"""Records waiting for the telemetry agent: a live record queues behind at most these."""
 
 
 def _live_first(backlog_topic: str) -> type[DefaultSchedulingStrategy]:
@@ -108,10 +97,6 @@ def create_app(
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         consumer_auto_offset_reset="earliest",
         ConsumerScheduler=_live_first(topics.telemetry_backlog),
-        consumer_max_fetch_size=_FETCH_MAX_BYTES,
-        # An agent keeps at most this many records waiting, in order: a live record waits
-        # behind at most these (drained backlog records are large, hundreds of readings).
-        stream_buffer_maxsize=_BUFFER_MAX_RECORDS,
         producer_acks=-1,
         key_serializer="raw",
         value_serializer="raw",
@@ -142,11 +127,7 @@ def create_app(
     def topic(name: str) -> Any:
         return app.topic(name, key_type=bytes, value_type=bytes, partitions=settings.partitions)
 
-    # Both telemetry lanes through one agent: one sequence of batches over the shared state.
-    telemetry = app.topic(
-        *topics.telemetry_lanes(), key_type=bytes, value_type=bytes, partitions=settings.partitions
-    )
-    lane_of = {name: lane for lane, name in enumerate(topics.telemetry_lanes())}
+    lanes = [topic(name) for name in topics.telemetry_lanes()]
     status = topic(topics.status)
     alerts, deadletter = topic(topics.alerts), topic(topics.deadletter)
     state = app.Table(
@@ -184,62 +165,77 @@ def create_app(
     app.handlers = handlers  # type: ignore[attr-defined]
     started = time.monotonic()
 
-    @app.agent(telemetry)
-    async def on_telemetry(stream: Any) -> None:
-        # Each record is prepared as it arrives, in its own event context (Faust's table
-        # routes reads and writes by the current event's partition); a batch is what has
-        # already arrived, up to batch_max_records. The records are acked by hand once
+    # One agent per lane, so each has its own buffer: Faust pauses a partition whose
+    # agent's buffer is nearly full, and a full buffer of drained backlog then holds back
+    # only the backlog lane. The agents take turns, one batch at a time, over the shared
+    # state: a live record waits for at most one backlog batch.
+    turn = asyncio.Lock()
+
+    async def consume(lane: int, stream: Any) -> None:
+        # A batch is what has already arrived, up to batch_max_records/bytes, gathered
+        # outside the turn (nothing waits for the stream while holding it). Each record is
+        # prepared in the event context it arrived in (Faust's table routes reads and
+        # writes by the current event's partition). The records are acked by hand once
         # their data is stored and their state committed; before a rebalance Faust waits
         # for those acks (stream_wait_empty). (Not stream.take_events: it waits to fill
         # batches, runs the body outside any event context and acks a batch whose
         # processing raised.)
         manual = stream.noack()
         events = manual.events().__aiter__()
-
-        async def finish(batch: list[tuple[Any, Any, Context]]) -> None:
-            await handlers.finish([(prepared, context) for _, prepared, context in batch])
-            await send_changelog()
-            for event, _, _ in batch:
-                await manual.ack(event)
-
         stopping = False
         while not stopping:
-            batch: list[tuple[Any, Any, Context]] = []
+            arrived: list[tuple[Any, Context]] = []
             size = 0
-            try:
-                # Only take another record that is already queued, and not while a
-                # rebalance has suspended the flow (Faust then skips queued records and
-                # waits for our acks). (Preparing the next batch while this one's points
-                # were written was tried: it halved the throughput of 200-reading records.)
-                while not batch or (
-                    len(batch) < settings.batch_max_records
-                    and size < settings.batch_max_bytes
-                    and not manual.channel.empty()
-                    and app.flow_control.is_active()
-                ):
-                    try:
-                        event = await events.__anext__()
-                    except StopAsyncIteration:  # stopping: finish what was prepared
-                        stopping = True
-                        break
-                    message = event.message
-                    size += len(message.value or b"")
-                    record = Record(
-                        message.value,
-                        message.offset,
-                        message.partition,
-                        int(message.timestamp * 1e9),
-                        lane_of[message.topic],
-                    )
-                    batch.append((event, await handlers.prepare(record), copy_context()))
-                if batch:
-                    await finish(batch)
-            except BaseException:
-                # Not committed, not acked: the records come again. What they staged must
-                # not reach the state through a later batch (Faust restarts a crashed agent
-                # in the same process).
-                handlers.abandon()
-                raise
+            # Only take another record that is already queued, and not while a rebalance
+            # has suspended the flow (Faust then skips queued records and waits for acks).
+            while not arrived or (
+                len(arrived) < settings.batch_max_records
+                and size < settings.batch_max_bytes
+                and not manual.channel.empty()
+                and app.flow_control.is_active()
+            ):
+                try:
+                    event = await events.__anext__()
+                except StopAsyncIteration:  # stopping: handle what arrived
+                    stopping = True
+                    break
+                size += len(event.message.value or b"")
+                arrived.append((event, copy_context()))
+            if not arrived:
+                continue
+            async with turn:
+                try:
+                    batch = []
+                    for event, context in arrived:
+                        message = event.message
+                        record = Record(
+                            message.value,
+                            message.offset,
+                            message.partition,
+                            int(message.timestamp * 1e9),
+                            lane,
+                        )
+                        prepare = handlers.prepare(record)
+                        prepared = await asyncio.create_task(prepare, context=context)
+                        batch.append((prepared, context))
+                    await handlers.finish(batch)
+                    await send_changelog()
+                except BaseException:
+                    # Not committed, not acked: the records come again. What they staged
+                    # must not reach the state through a later batch (Faust restarts a
+                    # crashed agent in the same process).
+                    handlers.abandon()
+                    raise
+            for event, _ in arrived:
+                await manual.ack(event)
+
+    @app.agent(lanes[0], name="on_telemetry")
+    async def on_telemetry(stream: Any) -> None:
+        await consume(0, stream)
+
+    @app.agent(lanes[1], name="on_telemetry_backlog")
+    async def on_telemetry_backlog(stream: Any) -> None:
+        await consume(1, stream)
 
     @app.agent(status)
     async def on_status(stream: Any) -> None:

@@ -129,20 +129,27 @@ def test_crash_after_any_prefix_of_a_batch_commit_replays_exactly_once(data: st.
         crash_at = data.draw(st.integers(min_value=0, max_value=len(groups) - 1))
         store, sink = _Store(), _Sink()
         handlers = _handlers(store, sink, records)
-        for index, group in enumerate(groups):
+        index = 0
+        while index < len(groups):
+            group = groups[index]
             if index == crash_at:
                 store.allowed = data.draw(st.integers(min_value=0, max_value=60))
                 with contextlib.suppress(_CrashError):
                     await handlers.batch(group)
                 store.allowed = None
                 # The worker died: a new one starts from what the table kept and the batch
-                # is delivered again (it was never acked), each lane in its order but the
-                # lanes interleaved anew.
+                # is delivered again (it was never acked) together with the next records,
+                # each lane in its order but the lanes interleaved anew (the other lane's
+                # new records may come first).
                 handlers = _handlers(store, sink, records)
+                if index + 1 < len(groups):
+                    index += 1
+                    group = group + groups[index]
                 by_lane = [[r for r in group if r.lane == lane] for lane in (0, 1)]
                 mix = data.draw(st.permutations([r.lane for r in group]))
                 group = [by_lane[lane].pop(0) for lane in mix]
             await handlers.batch(group)
+            index += 1
         raw = {line for kind, line in sink.lines if kind == "raw"}
         return reference, dict(store), raw, handlers.counters.duplicates
 
