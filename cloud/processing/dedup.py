@@ -32,6 +32,10 @@ from fieldlink.messages import Reading
 __all__ = ["Offer", "SeqTracker"]
 
 
+def _reading(held: Reading | dict[str, Any]) -> Reading:
+    return held if isinstance(held, Reading) else Reading.model_validate(held)
+
+
 @dataclass(frozen=True, slots=True)
 class Offer:
     fresh: bool
@@ -50,7 +54,10 @@ class SeqTracker:
     """The next seq to release; everything below it was released or given up."""
     floor: int | None = None
     """Seq at which releasing started; gaps below it are unknowable and not counted."""
-    held: dict[int, Reading] = field(default_factory=dict)
+    held: dict[int, Reading | dict[str, Any]] = field(default_factory=dict)
+    """By seq: a Reading, or its JSON form as stored (validated when it was first held, and
+    turned back into a Reading only on release: a device whose live readings wait for its
+    backlog holds hundreds, and the tracker goes through JSON with every record)."""
     held_since_ns: int | None = None
     """Processing time at which the current gap (before the lowest held seq) was noticed."""
     late_for_alerts: int = 0
@@ -116,7 +123,7 @@ class SeqTracker:
         while self.next_release in self.held:
             if self.floor is None:
                 self.floor = self.next_release
-            out.append(self.held.pop(self.next_release))
+            out.append(_reading(self.held.pop(self.next_release)))
             self.next_release += 1
         if out:
             self.held_since_ns = None
@@ -161,19 +168,21 @@ class SeqTracker:
             "iv": self.intervals,
             "next": self.next_release,
             "floor": self.floor,
-            "held": [r.model_dump(mode="json") for _, r in sorted(self.held.items())],
+            "held": [
+                r if isinstance(r, dict) else r.model_dump(mode="json")
+                for _, r in sorted(self.held.items())
+            ],
             "since": self.held_since_ns,
             "late": self.late_for_alerts,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SeqTracker:
-        held = (Reading.model_validate(item) for item in data["held"])
         return cls(
             intervals=[list(pair) for pair in data["iv"]],
             next_release=data["next"],
             floor=data["floor"],
-            held={r.seq: r for r in held},
+            held={item["seq"]: item for item in data["held"]},
             held_since_ns=data["since"],
             late_for_alerts=data["late"],
         )

@@ -63,4 +63,9 @@ def test_json_round_trip_keeps_everything():
     for seq in (0, 3, 7, 8):
         tracker.offer(r(seq), now_ns=42)
     again = SeqTracker.from_json(tracker.to_json())
+    assert again.to_json() == tracker.to_json()
+    # Held readings stay in their JSON form until released, then are Readings again.
+    for seq in (1, 2, 4, 5, 6):
+        assert again.offer(r(seq), now_ns=43) == tracker.offer(r(seq), now_ns=43)
     assert again == tracker
+    assert again.held == {}
