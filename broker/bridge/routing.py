@@ -1,9 +1,9 @@
 """The bridge's pure core: where one message goes, decided without any I/O.
 
 Upstream, an MQTT message becomes a Kafka record keyed by device id on the status topic or
-on one of the two telemetry lanes (live, or backlog for batches an edge drained from its
-buffer), or a dead letter carrying the raw bytes and the reason. Downstream, an alert or
-command record becomes a QoS1 publish to the device's own topic.
+on one of the two telemetry lanes (live, or, with ``backlog_lane``, backlog for batches an
+edge drained from its buffer), or a dead letter carrying the raw bytes and the reason.
+Downstream, an alert or command record becomes a QoS1 publish to the device's own topic.
 
 >>> from fieldlink.messages import KafkaTopics
 >>> router = Router(KafkaTopics("demo"))
@@ -62,9 +62,16 @@ class Downlink:
 class Router:
     """Validates and routes messages between MQTT and Kafka."""
 
-    def __init__(self, topics: KafkaTopics, *, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES):
+    def __init__(
+        self,
+        topics: KafkaTopics,
+        *,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        backlog_lane: bool = False,
+    ):
         self.topics = topics
         self.max_payload_bytes = max_payload_bytes
+        self.backlog_lane = backlog_lane
 
     def upstream(self, topic: str, payload: bytes) -> Route:
         """Route a message a device published; never raises on bad input."""
@@ -93,7 +100,8 @@ class Router:
             )
             return self._dead(topic, key, payload, DecodeReason.IMPERSONATION, detail)
         if isinstance(message, ReadingBatch):
-            lane = self.topics.telemetry_backlog if message.backlog else self.topics.telemetry
+            backlog = message.backlog and self.backlog_lane
+            lane = self.topics.telemetry_backlog if backlog else self.topics.telemetry
             return Route(lane, key, payload, channel=parsed.channel, readings=len(message.readings))
         return Route(self.topics.status, key, payload, channel=parsed.channel)
 

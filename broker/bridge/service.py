@@ -34,7 +34,11 @@ class Bridge:
     def __init__(self, settings: BridgeSettings, *, metrics: BridgeMetrics | None = None):
         self.settings = settings
         self.metrics = metrics or BridgeMetrics()
-        self.router = Router(settings.kafka_topics, max_payload_bytes=settings.max_payload_bytes)
+        self.router = Router(
+            settings.kafka_topics,
+            max_payload_bytes=settings.max_payload_bytes,
+            backlog_lane=settings.backlog_lane,
+        )
         self._stop = asyncio.Event()
 
     def subscriptions(self) -> list[str]:

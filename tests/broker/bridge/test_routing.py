@@ -35,13 +35,15 @@ def test_valid_telemetry_goes_to_the_telemetry_topic_keyed_by_device():
     assert (route.reason, route.channel, route.readings) == (None, Channel.TELEMETRY, 5)
 
 
-def test_drained_backlog_goes_to_the_backlog_lane():
+def test_drained_backlog_goes_to_the_backlog_lane_when_it_is_on():
     batch = orjson.loads(BATCH)
     batch["backlog"] = True
     payload = orjson.dumps(batch)
-    route = router.upstream("fieldlink/lab/pi-1/telemetry", payload)
+    laned = Router(TOPICS, max_payload_bytes=10_000, backlog_lane=True)
+    route = laned.upstream("fieldlink/lab/pi-1/telemetry", payload)
     assert (route.kafka_topic, route.key, route.value) == ("t.telemetry.backlog", b"pi-1", payload)
     assert (route.reason, route.readings) == (None, 5)
+    assert router.upstream("fieldlink/lab/pi-1/telemetry", payload).kafka_topic == "t.telemetry"
 
 
 def test_valid_status_goes_to_the_status_topic():
