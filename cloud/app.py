@@ -6,7 +6,8 @@ agent hands the records the consumer has already delivered (up to ``batch_max_re
 the handlers as one batch, and they are acked once their data is in InfluxDB and their
 state committed. The two agents take turns, one batch at a time, and the consumer hands out
 each poll's live records first, so a live record waits for at most one batch of backlog,
-never for the whole drain. Status has an agent of its own. All state
+never for the whole drain. (The bridge fills the backlog lane only with its
+``backlog_lane`` setting on; otherwise that agent idles.) Status has an agent of its own. All state
 lives in one table (``state``) whose changelog is co-partitioned with the telemetry topics,
 so a restarted or newly assigned worker recovers it; see :mod:`cloud.processing.pipeline`
 for why one table and why replays are harmless.

@@ -304,10 +304,7 @@ class Handlers:
                     "lane %d partition %d: offsets %d-%d were never delivered; fetched %d",
                     lane, partition, missed[0][0], offset - 1, len(missed),
                 )  # fmt: skip
-            for missed_offset, missed_value, missed_ts_ns in missed:
-                out.append(
-                    self._prepare(missed_value, missed_offset, partition, missed_ts_ns, lane)
-                )
+            out += self._prepare_fetched(lane, partition, missed)
         out.append(self._prepare(value, offset, partition, ts_ns, lane))
         return out
 
@@ -328,16 +325,22 @@ class Handlers:
                 runs.append([lane, offset, offset])
         out = []
         for lane, first, last in runs:
-            for got_offset, got_value, got_ts_ns in await self.fetch_range(
-                lane, partition, first, last + 1
-            ):
-                out.append(self._prepare(got_value, got_offset, partition, got_ts_ns, lane))
+            fetched = await self.fetch_range(lane, partition, first, last + 1)
+            out += self._prepare_fetched(lane, partition, fetched)
         self.overlay.stage(key, None)  # resumed once; this batch commits its own order
         self.counters.resumed += len(out)
         logger.warning(
             "partition %d: resumed an interrupted batch of %d records", partition, len(out)
         )
         return out
+
+    def _prepare_fetched(
+        self, lane: int, partition: int, fetched: list[tuple[int, bytes, int]]
+    ) -> list[_Prepared]:
+        """Prepare records read with ``fetch_range``, in their order."""
+        return [
+            self._prepare(value, offset, partition, ts_ns, lane) for offset, value, ts_ns in fetched
+        ]
 
     def _prepare(
         self, value: bytes, offset: int, partition: int, ts_ns: int, lane: int = 0

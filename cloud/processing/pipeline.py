@@ -12,7 +12,8 @@ them survived a crash, the replayed record skips the entries it already changed 
 the rest exactly once.
 
 Lanes: a device's records come on two topics with the same partitioning, live (lane 0) and
-drained backlog (lane 1), so live data never waits behind a drain. Offsets of different
+drained backlog (lane 1, filled when the bridge's ``backlog_lane`` is on), so live data
+need not wait behind a drain. Offsets of different
 topics are not comparable, so an entry keeps one offset per lane (``o`` and ``b``). Within a
 lane records are applied in offset order, and every value written includes the effects of
 all records applied before it, so "entry's offset for this lane >= the record's offset"

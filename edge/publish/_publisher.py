@@ -5,9 +5,9 @@ batch fills or its oldest reading has lingered ``linger_ms``. Everything older i
 (what piled up during a partition, or before a restart): it drains oldest-first, paced by a
 token bucket at ``drain_max_rate`` readings/s, interleaved with live batches so live latency
 stays low while the backlog drains; backlog batches say so (``ReadingBatch.backlog``), and
-the bridge gives them a Kafka topic of their own, so live batches do not queue behind them
-in the cloud either. A reading leaves the buffer only when the PUBACK of the message
-carrying it arrives.
+a bridge with ``backlog_lane`` on gives them a Kafka topic of their own, so live batches do
+not queue behind them in the cloud either. A reading leaves the buffer only when the PUBACK
+of the message carrying it arrives.
 """
 
 from __future__ import annotations

@@ -171,9 +171,9 @@ class ReadingBatch(_Message):
     backlog: bool = Field(
         default=False,
         description="Drained from the edge buffer (sampled before the current connection "
-        "came up): the bridge puts it on the backlog lane, so live batches do not queue "
-        "behind a drain. Left out of the payload when false, so live batches read the same "
-        "as before the field existed.",
+        "came up): a bridge with backlog_lane on puts it on the backlog topic, so live "
+        "batches do not queue behind a drain. Left out of the payload when false, so live "
+        "batches read the same as before the field existed.",
     )
 
     @model_serializer(mode="wrap")
