@@ -181,11 +181,12 @@ class Counters:
     missing: dict[str, int] = field(default_factory=dict)
     latencies_s: deque[float] = field(default_factory=lambda: deque(maxlen=_RECENT))
     edge_to_kafka_s: deque[float] = field(default_factory=lambda: deque(maxlen=_RECENT))
-    """Per live record: its newest reading's sample time to its Kafka append time."""
+    """Per live record (a batch not drained from an edge buffer, whichever lane it came on):
+    its newest reading's sample time to its Kafka append time."""
     kafka_to_stored_s: deque[float] = field(default_factory=lambda: deque(maxlen=_RECENT))
     """Per live record: its Kafka append time to its points acknowledged by InfluxDB."""
     backlog_kafka_to_stored_s: deque[float] = field(default_factory=lambda: deque(maxlen=_RECENT))
-    """The same for records of the backlog lane."""
+    """The same for records of drained batches (``ReadingBatch.backlog``), on either lane."""
 
 
 class Handlers:
@@ -387,7 +388,7 @@ class Handlers:
             c.alerts += len(alerts)
             c.missing[batch.device] = outcome.missing
             c.latencies_s.append(time.perf_counter() - started)
-            if outcome.raw and lane == 0:
+            if outcome.raw and not batch.backlog:
                 newest = max(r.ts_ns for r in outcome.raw)
                 c.edge_to_kafka_s.append((ts_ns - newest) / 1e9)
                 c.kafka_to_stored_s.append((self.clock() - ts_ns) / 1e9)

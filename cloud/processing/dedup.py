@@ -9,6 +9,13 @@ passes, when the gap is given up on and its seqs count as missing. A reading tha
 given-up gap later is still fresh (stored and aggregated) but not released, and the missing
 count drops again, so the count is exact at every moment.
 
+The held seqs are exactly the delivered seqs at or above ``next_release``, so the tracker's
+own state stays small however many readings wait: the readings themselves are kept by the
+caller (:mod:`.pipeline` keeps them in state entries of their own, a few dozen seqs each,
+so a device whose live readings wait for its backlog does not rewrite hundreds of held
+readings with every record). The tracker holds only the readings offered since it was
+loaded (:attr:`SeqTracker.held`) and asks ``load`` for older ones when it releases them.
+
 >>> from fieldlink.messages import Reading
 >>> tracker = SeqTracker()
 >>> r = lambda seq: Reading(device="pi", sensor="t", value=1.0, ts_ns=seq, seq=seq)
@@ -23,7 +30,7 @@ False
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,13 +62,31 @@ class SeqTracker:
     floor: int | None = None
     """Seq at which releasing started; gaps below it are unknowable and not counted."""
     held: dict[int, Reading | dict[str, Any]] = field(default_factory=dict)
-    """By seq: a Reading, or its JSON form as stored (validated when it was first held, and
-    turned back into a Reading only on release: a device whose live readings wait for its
-    backlog holds hundreds, and the tracker goes through JSON with every record)."""
+    """Held readings offered since the tracker was loaded (not part of :meth:`to_json`), by
+    seq: a Reading, or its JSON form (validated when it was first held, turned back into a
+    Reading only on release)."""
     held_since_ns: int | None = None
     """Processing time at which the current gap (before the lowest held seq) was noticed."""
     late_for_alerts: int = 0
     """Readings that filled a given-up gap: stored and aggregated, not evaluated by rules."""
+    load: Callable[[int], Reading | dict[str, Any] | None] | None = field(
+        default=None, compare=False, repr=False
+    )
+    """Where held readings not in :attr:`held` are: called with a seq being released."""
+    unavailable: int = field(default=0, compare=False)
+    """Seqs released whose reading neither :attr:`held` nor ``load`` had (a replayed record
+    whose held readings a surviving part of its commit already released)."""
+
+    @property
+    def holding(self) -> bool:
+        """Whether any delivered reading waits for release (seqs at or above next_release)."""
+        return bool(self.intervals) and self.intervals[-1][1] >= self.next_release
+
+    def lowest_held(self) -> int:
+        i = bisect.bisect_right(self.intervals, [self.next_release, float("inf")]) - 1
+        if i >= 0 and self.intervals[i][1] >= self.next_release:
+            return self.next_release  # only reached with next_release itself delivered
+        return self.intervals[i + 1][0]
 
     def seen(self, seq: int) -> bool:
         i = bisect.bisect_right(self.intervals, [seq, float("inf")]) - 1
@@ -93,7 +118,7 @@ class SeqTracker:
             return Offer(fresh=True)
         self.held[seq] = reading
         released = self._drain()
-        if self.held and self.held_since_ns is None:
+        if self.held_since_ns is None and self.holding:
             self.held_since_ns = now_ns
         return Offer(fresh=True, released=released)
 
@@ -101,7 +126,7 @@ class SeqTracker:
         """Fast path for the common case: a batch that continues the stream exactly (its seqs
         contiguous from ``next_release``, nothing held). Returns None when it does not apply,
         and the caller offers the readings one by one."""
-        if self.held or not readings:
+        if not readings or self.holding:
             return None
         first, last = readings[0].seq, readings[-1].seq
         if first != self.next_release or last - first + 1 != len(readings):
@@ -120,10 +145,17 @@ class SeqTracker:
 
     def _drain(self) -> tuple[Reading, ...]:
         out = []
-        while self.next_release in self.held:
+        while self.seen(self.next_release):
+            seq = self.next_release
             if self.floor is None:
-                self.floor = self.next_release
-            out.append(_reading(self.held.pop(self.next_release)))
+                self.floor = seq
+            item = self.held.pop(seq, None)
+            if item is None and self.load is not None:
+                item = self.load(seq)
+            if item is None:
+                self.unavailable += 1
+            else:
+                out.append(_reading(item))
             self.next_release += 1
         if out:
             self.held_since_ns = None
@@ -134,16 +166,16 @@ class SeqTracker:
         behind it (its seqs then count as missing until they turn up)."""
         out: list[Reading] = []
         while (
-            self.held
-            and self.held_since_ns is not None
+            self.held_since_ns is not None
             and now_ns - self.held_since_ns >= gap_timeout_ns
+            and self.holding
         ):
-            lowest = min(self.held)
+            lowest = self.lowest_held()
             if self.floor is None:
                 self.floor = lowest
             self.next_release = lowest
             out.extend(self._drain())
-            if self.held:
+            if self.holding:
                 self.held_since_ns = now_ns
         return tuple(out)
 
@@ -164,25 +196,29 @@ class SeqTracker:
         return sum(hi - lo + 1 for lo, hi in self.intervals)
 
     def to_json(self) -> dict[str, Any]:
+        """The tracker's state; held readings are the caller's to keep (:attr:`held`)."""
         return {
             "iv": self.intervals,
             "next": self.next_release,
             "floor": self.floor,
-            "held": [
-                r if isinstance(r, dict) else r.model_dump(mode="json")
-                for _, r in sorted(self.held.items())
-            ],
             "since": self.held_since_ns,
             "late": self.late_for_alerts,
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SeqTracker:
+    def from_json(
+        cls,
+        data: dict[str, Any],
+        load: Callable[[int], Reading | dict[str, Any] | None] | None = None,
+    ) -> SeqTracker:
+        """``load``: see :attr:`load`. A state written before held readings moved out of it
+        still lists them under ``held``; they come back in :attr:`held`."""
         return cls(
             intervals=[list(pair) for pair in data["iv"]],
             next_release=data["next"],
             floor=data["floor"],
-            held={item["seq"]: item for item in data["held"]},
+            held={item["seq"]: item for item in data.get("held", ())},
             held_since_ns=data["since"],
             late_for_alerts=data["late"],
+            load=load,
         )

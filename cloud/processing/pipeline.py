@@ -7,9 +7,18 @@ touching the store; the caller writes the outcome's data to InfluxDB and only th
 
 Replays are harmless. Each state entry remembers, per telemetry lane, the Kafka offset of
 the lane's record that last changed it, and a record's updates are written windows first,
-alert state next, the dedup entry last, all to one changelog partition. Whatever prefix of
-them survived a crash, the replayed record skips the entries it already changed and applies
-the rest exactly once.
+alert state next, held readings next, the dedup entry last, all to one changelog partition.
+Whatever prefix of them survived a crash, the replayed record skips the entries it already
+changed and applies the rest exactly once. (A replayed record may find readings it
+releases already gone from their held entry: only when its alert state survived, so the
+rules need not see them again.)
+
+Held readings (ahead of a seq gap, waiting for in-order release to the rules; see
+:mod:`.dedup`) are kept in entries of :attr:`Processor.hold_chunk` seqs each
+(``h|device|boot|n`` for seqs ``n * hold_chunk`` to ``(n + 1) * hold_chunk - 1``), so a
+record rewrites only the entries of the seqs it holds or releases, not every held reading
+of its device: while a device drains its backlog its live readings wait, and they can be
+thousands. An entry goes (is deleted) once it holds nothing.
 
 Lanes: a device's records come on two topics with the same partitioning, live (lane 0) and
 drained backlog (lane 1, filled when the bridge's ``backlog_lane`` is on), so live data
@@ -36,6 +45,7 @@ counts it, hence the worker's framed batch commit (:meth:`cloud.handlers.Handler
 
 from __future__ import annotations
 
+import logging
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -50,9 +60,11 @@ from .windows import WindowAggregate, WindowStats
 
 __all__ = ["Outcome", "Processor"]
 
+logger = logging.getLogger(__name__)
+
 _NS = 1_000_000_000
 _event_order = attrgetter("ts_ns", "seq")
-_COMMIT_RANK = {"w|": 0, "a|": 1, "d|": 2}
+_COMMIT_RANK = {"w|": 0, "a|": 1, "h|": 2, "d|": 3}
 LANE_KEYS = ("o", "b")
 """The offset field of each telemetry lane in a state entry: live, backlog."""
 
@@ -67,6 +79,49 @@ def _stamped(stored: dict[str, Any] | None, lane: int, offset: int) -> dict[str,
 def _applied(stored: dict[str, Any] | None, lane: int, offset: int) -> bool:
     """Whether the entry already holds the effect of the lane's record at ``offset``."""
     return stored is not None and stored.get(LANE_KEYS[lane], -1) >= offset
+
+
+class _HeldEntries:
+    """The held-reading entries of one (device, boot id) as one record sees and changes them."""
+
+    def __init__(self, store: MutableMapping[str, Any], prefix: str, chunk: int):
+        self._store, self._prefix, self._chunk = store, prefix, chunk
+        self._entries: dict[int, tuple[dict[str, Any] | None, dict[int, dict[str, Any]]]] = {}
+        self._changed: set[int] = set()
+
+    def _content(self, n: int) -> dict[int, dict[str, Any]]:
+        loaded = self._entries.get(n)
+        if loaded is None:
+            stored = self._store.get(f"{self._prefix}{n}")
+            content = {item["seq"]: item for item in stored["r"]} if stored else {}
+            loaded = self._entries[n] = (stored, content)
+        return loaded[1]
+
+    def take(self, seq: int) -> dict[str, Any] | None:
+        """A held reading being released (the tracker's ``load``)."""
+        n = seq // self._chunk
+        self._changed.add(n)
+        return self._content(n).pop(seq, None)
+
+    def put(self, seq: int, reading: Reading | dict[str, Any]) -> None:
+        n = seq // self._chunk
+        self._changed.add(n)
+        self._content(n)[seq] = (
+            reading if isinstance(reading, dict) else reading.model_dump(mode="json")
+        )
+
+    def updates(self, lane: int, offset: int) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        for n in sorted(self._changed):
+            stored, content = self._entries[n]
+            if _applied(stored, lane, offset):
+                continue  # applied before a crash
+            if content:
+                rows = [content[seq] for seq in sorted(content)]
+                out.append((f"{self._prefix}{n}", {**_stamped(stored, lane, offset), "r": rows}))
+            elif stored is not None:
+                out.append((f"{self._prefix}{n}", None))
+        return out
 
 
 @dataclass
@@ -91,8 +146,19 @@ class Outcome:
 class Processor:
     """Applies the pure core to batches; see the module docstring for the replay rule."""
 
-    def __init__(self, settings: CloudSettings, store: MutableMapping[str, Any] | None = None):
+    hold_chunk = 32
+    """Seqs per held-reading entry."""
+
+    def __init__(
+        self,
+        settings: CloudSettings,
+        store: MutableMapping[str, Any] | None = None,
+        *,
+        hold_chunk: int | None = None,
+    ):
         self.settings = settings
+        if hold_chunk is not None:
+            self.hold_chunk = hold_chunk
         self.store: MutableMapping[str, Any] = {} if store is None else store
         self.alerts = AlertEngine(settings.alerts)
         self._lateness_ns = int(settings.allowed_lateness_s * _NS)
@@ -103,9 +169,13 @@ class Processor:
         return f"d|{device}|{boot_id}"
 
     @staticmethod
+    def hold_prefix(device: str, boot_id: str) -> str:
+        return f"h|{device}|{boot_id}|"
+
+    @staticmethod
     def commit_rank(key: str) -> int:
         """Where a state key goes in the commit order of the replay rule: windows, alert
-        state, dedup entries; any other key (the caller's own, such as a partition
+        state, held readings, dedup entries; any other key (the caller's own, such as a partition
         position) after them. Committing several records' updates sorted by this keeps
         the rule."""
         return _COMMIT_RANK.get(key[:2], len(_COMMIT_RANK))
@@ -118,7 +188,11 @@ class Processor:
         if _applied(entry, lane, offset):
             out.replayed = True
             return out
-        tracker = SeqTracker.from_json(entry["t"]) if entry else SeqTracker()
+        prefix = self.hold_prefix(batch.device, batch.boot_id)
+        held = _HeldEntries(self.store, prefix, self.hold_chunk)
+        tracker = (
+            SeqTracker.from_json(entry["t"], held.take) if entry else SeqTracker(load=held.take)
+        )
         counters = dict(entry["c"]) if entry else {"dup": 0, "late": 0, "fresh": 0}
         released: list[Reading] = []
         run = tracker.offer_run(batch.readings, now_ns=now_ns)
@@ -134,7 +208,8 @@ class Processor:
             released.extend(offer.released)
         released.extend(tracker.expire(now_ns=now_ns, gap_timeout_ns=self._gap_ns))
         self._aggregate(out, lane, offset, now_ns)
-        self._alert(out, lane, offset, released)
+        self._alert(out, lane, offset, released, tracker.unavailable)
+        self._hold(out, held, tracker, lane, offset)
         counters["dup"] += out.duplicates
         counters["late"] += out.too_late
         counters["fresh"] += len(out.raw)
@@ -184,17 +259,35 @@ class Processor:
                 WindowAggregate.of(out.device, out.site, sensor, width, start, stats)
             )
 
-    def _alert(self, out: Outcome, lane: int, offset: int, released: list[Reading]) -> None:
-        if not released:
+    def _alert(
+        self, out: Outcome, lane: int, offset: int, released: list[Reading], unavailable: int
+    ) -> None:
+        if not released and not unavailable:
             return
         akey = f"a|{out.device}"
         stored = self.store.get(akey)
         if _applied(stored, lane, offset):
             return
+        if unavailable:  # the replay rule's order makes this impossible; say so if it is not
+            logger.error(
+                "%s: %d held readings missing from state; the alert rules skip them",
+                out.device,
+                unavailable,
+            )
         state = dict(stored["s"]) if stored else {}
         state = {k: dict(v) for k, v in state.items()}
         out.alerts = self.alerts.evaluate(state, out.site, released)
         out.updates.append((akey, {**_stamped(stored, lane, offset), "s": state}))
+
+    @staticmethod
+    def _hold(
+        out: Outcome, held: _HeldEntries, tracker: SeqTracker, lane: int, offset: int
+    ) -> None:
+        """Move what the tracker still holds in memory into the held-reading entries."""
+        for seq, reading in tracker.held.items():
+            held.put(seq, reading)
+        tracker.held.clear()
+        out.updates.extend(held.updates(lane, offset))
 
     def commit(self, outcome: Outcome) -> None:
         """Persist the state changes of an outcome whose data has been stored."""
@@ -210,9 +303,11 @@ class Processor:
         entry = self.store.get(dkey)
         if entry is None:
             return out
-        tracker = SeqTracker.from_json(entry["t"])
+        held = _HeldEntries(self.store, self.hold_prefix(device, boot_id), self.hold_chunk)
+        tracker = SeqTracker.from_json(entry["t"], held.take)
         released = list(tracker.expire(now_ns=now_ns, gap_timeout_ns=self._gap_ns))
-        self._alert(out, lane, offset, released)
+        self._alert(out, lane, offset, released, tracker.unavailable)
+        self._hold(out, held, tracker, lane, offset)
         out.missing = tracker.missing
         stamps = _stamped(entry, lane, offset)
         out.updates.append((dkey, {**stamps, "t": tracker.to_json(), "c": entry["c"]}))

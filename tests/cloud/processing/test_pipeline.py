@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from cloud.handlers import Overlay
 from cloud.processing import Outcome, Processor, window_start
+from cloud.processing.pipeline import LANE_KEYS
 from cloud.settings import AlertRules, CloudSettings, RateRule, ThresholdRule
 from fieldlink.messages import Reading, ReadingBatch
 
@@ -29,17 +30,39 @@ RULES = AlertRules(
     )
 )
 SETTINGS = CloudSettings.load(window_widths_s=(60, 3600), alerts=RULES)
+CHUNK = 4  # seqs per held-reading entry: small, so records touch several
 
 
-def run(batches: list[ReadingBatch]) -> tuple[Processor, list[Outcome]]:
-    processor = Processor(SETTINGS, store={})
+def make(store: Any) -> Processor:
+    return Processor(SETTINGS, store=store, hold_chunk=CHUNK)
+
+
+def run(batches: list[ReadingBatch], *, flush: bool = True) -> tuple[Processor, list[Outcome]]:
+    processor = make({})
     outcomes = []
     for offset, item in enumerate(batches):
         outcome = processor.process(item, now_ns=NOW, offset=offset)
         processor.commit(outcome)
         outcomes.append(outcome)
-    outcomes.append(processor.flush("pi", batches[0].boot_id, "lab", NOW + 10**12, len(batches)))
+    if flush:
+        end = processor.flush("pi", batches[0].boot_id, "lab", NOW + 10**12, len(batches))
+        outcomes.append(end)
     return processor, outcomes
+
+
+def entries(store: Any, prefix: str) -> dict[str, Any]:
+    """State entries under a key prefix, without their offset stamps."""
+    return {
+        k: {f: v for f, v in value.items() if f not in LANE_KEYS}
+        for k, value in store.items()
+        if k.startswith(prefix) and value is not None
+    }
+
+
+def same_state(got: Any, want: Any) -> None:
+    """Alert state, held readings and dedup trackers equal (windows: see same_stats)."""
+    for prefix in ("a|", "h|", "d|"):
+        assert entries(got, prefix) == entries(want, prefix), prefix
 
 
 def windows(processor: Processor) -> dict[str, Any]:
@@ -100,10 +123,10 @@ def test_aggregates_equal_a_batch_recomputation(readings: list[Reading]):
 def test_crash_after_any_prefix_of_a_commit_replays_exactly_once(data: st.DataObject):
     readings = data.draw(streams(max_size=40))
     batches = data.draw(scrambled(readings))
-    reference, _ = run(batches)
+    reference, _ = run(batches, flush=False)
     crash_at = data.draw(st.integers(min_value=0, max_value=len(batches) - 1))
 
-    processor = Processor(SETTINGS, store={})
+    processor = make({})
     outcomes = []
     for offset, item in enumerate(batches):
         outcome = processor.process(item, now_ns=NOW, offset=offset)
@@ -116,6 +139,7 @@ def test_crash_after_any_prefix_of_a_commit_replays_exactly_once(data: st.DataOb
         outcomes.append(outcome)
     assert windows(processor).keys() == windows(reference).keys()
     assert all(same_stats(windows(processor)[k], v) for k, v in windows(reference).items())
+    same_state(processor.store, reference.store)
     # Every fresh reading reached storage at least once (re-writes are idempotent points).
     assert {r.seq for o in outcomes for r in o.raw} | {
         r.seq for r in batches[crash_at].readings
@@ -151,7 +175,7 @@ class Worker:
 
     def __init__(self, records: list[Lane]):
         self.overlay = Overlay({})
-        self.processor = Processor(SETTINGS, store=self.overlay)
+        self.processor = make(self.overlay)
         self.by_source = {(lane, offset): item for item, lane, offset in records}
         self.stored: set[int] = set()
 
@@ -187,7 +211,7 @@ def test_two_lanes_replayed_after_a_crash_mid_batch_apply_every_record_once(data
     records never handled before among them."""
     readings = data.draw(streams(max_size=40))
     batches = data.draw(scrambled(readings))
-    reference, _ = run(batches)
+    reference, _ = run(batches, flush=False)
     records = two_lanes(data, batches)
     start = data.draw(st.integers(min_value=0, max_value=len(records) - 1))
     end = data.draw(st.integers(min_value=start + 1, max_value=len(records)))
@@ -207,6 +231,7 @@ def test_two_lanes_replayed_after_a_crash_mid_batch_apply_every_record_once(data
     dkey = Processor.dedup_key("pi", batches[0].boot_id)
     assert worker.overlay[dkey]["c"] == reference.store[dkey]["c"], "each record counted once"
     assert worker.overlay["i|0"] is None
+    same_state(worker.overlay.base, reference.store)
 
 
 def test_window_boundaries_are_half_open():
@@ -227,7 +252,7 @@ def test_data_beyond_allowed_lateness_is_stored_raw_counted_not_aggregated():
     lateness = int(SETTINGS.allowed_lateness_s) * NS
     old = Reading(device="pi", sensor="temp", value=9.0, ts_ns=NOW - lateness - 1, seq=0)
     edge = Reading(device="pi", sensor="temp", value=8.0, ts_ns=NOW - lateness, seq=1)
-    processor = Processor(SETTINGS, store={})
+    processor = make({})
     outcome = processor.process(batch([old, edge]), now_ns=NOW, offset=0)
     assert [r.seq for r in outcome.raw] == [0, 1]
     assert outcome.too_late == 1
