@@ -37,24 +37,35 @@ class BenchRow:
     ok: bool
 
 
-def throughput_scenario(devices: int, hz: float, measure_s: float) -> Scenario:
+def throughput_scenario(
+    devices: int, hz: float, measure_s: float, drain_max_rate: float | None = None
+) -> Scenario:
     return Scenario.model_validate(
         {
             "name": f"bench-{devices}x{hz:g}hz",
             "duration_s": measure_s,
             "settle_s": 60,
-            "fleet": {"devices": devices, "sample_hz": hz},
+            "fleet": _fleet(devices, hz, drain_max_rate),
         }
     )
 
 
-def recovery_scenario(devices: int, hz: float, partition_s: float) -> Scenario:
+def _fleet(devices: int, hz: float, drain_max_rate: float | None) -> dict[str, float]:
+    fleet: dict[str, float] = {"devices": devices, "sample_hz": hz}
+    if drain_max_rate is not None:
+        fleet["drain_max_rate"] = drain_max_rate
+    return fleet
+
+
+def recovery_scenario(
+    devices: int, hz: float, partition_s: float, drain_max_rate: float | None = None
+) -> Scenario:
     return Scenario.model_validate(
         {
             "name": f"bench-recovery-{devices}x{hz:g}hz-{partition_s:g}s",
             "duration_s": partition_s + 90,
             "settle_s": 120,
-            "fleet": {"devices": devices, "sample_hz": hz},
+            "fleet": _fleet(devices, hz, drain_max_rate),
             "faults": [
                 {
                     "kind": "partition",
@@ -125,6 +136,7 @@ def run_bench(
     throughput: bool = True,
     recovery: bool = True,
     saturation_p99_ms: float = 5000.0,
+    drain_max_rate: float | None = None,
     console: Console | None = None,
 ) -> list[BenchRow]:
     console = console or Console()
@@ -151,10 +163,10 @@ def run_bench(
 
     if throughput:
         for hz in rates:
-            row = run(throughput_scenario(devices, hz, measure_s))
+            row = run(throughput_scenario(devices, hz, measure_s, drain_max_rate))
             if not row.ok or (row.p99_ms or 0) > saturation_p99_ms:
                 console.print(f"saturated at {row.generated_per_s:,.0f} readings/s generated")
                 break
     if recovery:
-        run(recovery_scenario(recovery_devices, recovery_hz, partition_s))
+        run(recovery_scenario(recovery_devices, recovery_hz, partition_s, drain_max_rate))
     return rows

@@ -239,6 +239,13 @@ def replay_command(
 @click.option("--recovery-devices", type=click.IntRange(1, 500), default=50, show_default=True)
 @click.option("--recovery-hz", type=click.FloatRange(0.1), default=10.0, show_default=True)
 @click.option("--partition-s", type=click.FloatRange(10), default=600.0, show_default=True)
+@click.option(
+    "--drain-max-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Backlog readings/s each agent publishes after the partition, beside live ones "
+    "(default: the scenario fleet's, 200; the edge's own default is 5,000).",
+)
 @click.option("--throughput/--no-throughput", default=True)
 @click.option("--recovery/--no-recovery", default=True)
 @click.option(
@@ -256,6 +263,7 @@ def bench_command(
     recovery_devices: int,
     recovery_hz: float,
     partition_s: float,
+    drain_max_rate: float | None,
     throughput: bool,
     recovery: bool,
     out_dir: Path | None,
@@ -286,6 +294,7 @@ def bench_command(
             lab=lab,
             throughput=throughput,
             recovery=recovery,
+            drain_max_rate=drain_max_rate,
         )
     except (ServiceError, FieldlinkError, OSError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -147,6 +147,12 @@ class Fleet(_Model):
     sample_hz: float = Field(default=5, gt=0, le=1000)
     profile: str = Field(default="climate", description="Sensor profile of every device.")
     buffer_cap_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    drain_max_rate: float = Field(
+        default=200.0,
+        gt=0,
+        description="Backlog readings/s each agent publishes after a partition, beside live "
+        "ones (the edge's publish.drain_max_rate; see lab.stack.StackSpec).",
+    )
     overrides: tuple[WaveformOverride, ...] = ()
 
     def device_ids(self) -> list[str]:

@@ -72,6 +72,7 @@ def stack_spec(
         sample_hz=fleet.sample_hz,
         profile=fleet.profile,
         buffer_cap_bytes=fleet.buffer_cap_bytes,
+        drain_max_rate=fleet.drain_max_rate,
         seed=scenario.seed,
         run_dir=run_dir,
         use_namespaces=use_namespaces,

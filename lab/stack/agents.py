@@ -51,6 +51,8 @@ class AgentConfig:
     unsynced_s: float = 0.0
     status_interval_s: float = 5.0
     record: bool = True
+    drain_max_rate: float = 200.0
+    """Backlog readings/s after a partition (the edge's ``publish.drain_max_rate``)."""
 
     @property
     def config_path(self) -> Path:
@@ -98,6 +100,7 @@ def render_agent_config(config: AgentConfig) -> str:
             # Twice the agent's default: a worker sharing two cores with a whole lab is
             # bound by records/s (Faust's per-event cost), so fewer, larger records.
             "linger_ms": 200,
+            "drain_max_rate": config.drain_max_rate,
             "status_interval_s": config.status_interval_s,
         },
         "sensors": config.sensors,

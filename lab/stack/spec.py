@@ -41,6 +41,12 @@ class StackSpec:
     sample_hz: float = 5.0
     profile: str = "climate"
     buffer_cap_bytes: int = 64 * 1024 * 1024
+    drain_max_rate: float = 200.0
+    """Backlog readings/s each agent publishes after a partition, beside its live readings
+    (the edge's ``publish.drain_max_rate``, 5,000 by default). The lab's 200 is sized so a
+    whole fleet draining at once stays within what one worker sharing two cores with the
+    lab keeps up with: the backlog then never queues ahead of live data in Kafka
+    (``deploy/SIZING.md``)."""
     workers: int = 1
     partitions: int = 4
     seed: int = 1
@@ -65,6 +71,8 @@ class StackSpec:
             raise ValueError("a fleet has at least one device")
         if self.workers < 1 or self.workers > self.partitions:
             raise ValueError("workers must be between 1 and the partition count")
+        if self.drain_max_rate <= 0:
+            raise ValueError("drain_max_rate must be positive")
         if self.sample_hz <= 0:
             raise ValueError("sample_hz must be positive")
 

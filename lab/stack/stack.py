@@ -279,6 +279,7 @@ class Stack:
                 unsynced_s=spec.unsynced_s.get(device, 0.0),
                 status_interval_s=spec.status_interval_s,
                 record=spec.record_generated,
+                drain_max_rate=spec.drain_max_rate,
             )
             self.agent_configs[device] = config
             wrap = namespace.command([]) if namespace is not None else None
