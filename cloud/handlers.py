@@ -272,7 +272,9 @@ class Handlers:
             self._set(order_key(partition), order, context)
         for key in sorted(final, key=Processor.commit_rank):
             value, context = final[key]
-            self._set(key, value, context)
+            self._set(key, Processor.committed(key, value), context)
+            if self.overlay.staged.get(key) is value:  # committed as None
+                del self.overlay.staged[key]
         for partition, (_, context) in orders.items():
             self._set(order_key(partition), None, context)
 

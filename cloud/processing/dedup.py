@@ -145,6 +145,7 @@ class SeqTracker:
 
     def _drain(self) -> tuple[Reading, ...]:
         out = []
+        start = self.next_release
         while self.seen(self.next_release):
             seq = self.next_release
             if self.floor is None:
@@ -157,7 +158,7 @@ class SeqTracker:
             else:
                 out.append(_reading(item))
             self.next_release += 1
-        if out:
+        if self.next_release != start:  # the gap before the lowest held seq closed
             self.held_since_ns = None
         return tuple(out)
 

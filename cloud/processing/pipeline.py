@@ -18,7 +18,8 @@ Held readings (ahead of a seq gap, waiting for in-order release to the rules; se
 (``h|device|boot|n`` for seqs ``n * hold_chunk`` to ``(n + 1) * hold_chunk - 1``), so a
 record rewrites only the entries of the seqs it holds or releases, not every held reading
 of its device: while a device drains its backlog its live readings wait, and they can be
-thousands. An entry goes (is deleted) once it holds nothing.
+thousands. An emptied entry is deleted when its batch commits (until then it keeps its
+offsets, for the batch's later records and their replays).
 
 Lanes: a device's records come on two topics with the same partitioning, live (lane 0) and
 drained backlog (lane 1, filled when the bridge's ``backlog_lane`` is on), so live data
@@ -111,16 +112,16 @@ class _HeldEntries:
         )
 
     def updates(self, lane: int, offset: int) -> list[tuple[str, Any]]:
+        """The changed entries' new values; an emptied one keeps its offsets (a later record
+        of the batch may fill it again, and a replay must still see it applied) until it
+        is committed, when it is deleted (:meth:`Processor.committed`)."""
         out: list[tuple[str, Any]] = []
         for n in sorted(self._changed):
             stored, content = self._entries[n]
-            if _applied(stored, lane, offset):
-                continue  # applied before a crash
-            if content:
-                rows = [content[seq] for seq in sorted(content)]
-                out.append((f"{self._prefix}{n}", {**_stamped(stored, lane, offset), "r": rows}))
-            elif stored is not None:
-                out.append((f"{self._prefix}{n}", None))
+            if _applied(stored, lane, offset) or not (content or stored):
+                continue  # applied before a crash, or nothing to say
+            rows = [content[seq] for seq in sorted(content)]
+            out.append((f"{self._prefix}{n}", {**_stamped(stored, lane, offset), "r": rows}))
         return out
 
 
@@ -289,10 +290,18 @@ class Processor:
         tracker.held.clear()
         out.updates.extend(held.updates(lane, offset))
 
+    @staticmethod
+    def committed(key: str, value: Any) -> Any:
+        """What to write for a key's final value: an emptied held-reading entry is deleted
+        (None). Until then it stays, offsets and all, for the records after it."""
+        if value is not None and key.startswith("h|") and not value["r"]:
+            return None
+        return value
+
     def commit(self, outcome: Outcome) -> None:
         """Persist the state changes of an outcome whose data has been stored."""
         for key, value in outcome.updates:
-            self.store[key] = value
+            self.store[key] = self.committed(key, value)
 
     def flush(
         self, device: str, boot_id: str, site: str, now_ns: int, offset: int, lane: int = 0

@@ -117,3 +117,14 @@ def test_expiry_releases_what_is_held_in_order_whether_in_memory_or_loaded(
         assert state == memory.to_json()
         assert sorted(kept) == sorted(memory.held)
         assert tracker.unavailable == 0
+
+
+def test_a_gap_is_given_up_its_timeout_after_it_was_noticed_while_readings_keep_coming():
+    tracker = SeqTracker()
+    tracker.offer(r(0), now_ns=0)
+    tracker.offer(r(2), now_ns=0)  # 1 is missing from here on
+    tracker.offer(r(3), now_ns=5)
+    tracker.offer(r(4), now_ns=9)
+    assert [x.seq for x in tracker.expire(now_ns=10, gap_timeout_ns=10)] == [2, 3, 4]
+    assert tracker.missing == 1
+    assert tracker.held_since_ns is None

@@ -17,7 +17,7 @@ from cloud.processing.pipeline import LANE_KEYS
 from cloud.settings import AlertRules, CloudSettings, RateRule, ThresholdRule
 from fieldlink.messages import Reading, ReadingBatch
 
-from .streams import NS, T0, batch, scrambled, streams
+from .streams import BOOT, NS, T0, batch, scrambled, streams
 
 pytestmark = pytest.mark.unit
 
@@ -37,11 +37,14 @@ def make(store: Any) -> Processor:
     return Processor(SETTINGS, store=store, hold_chunk=CHUNK)
 
 
-def run(batches: list[ReadingBatch], *, flush: bool = True) -> tuple[Processor, list[Outcome]]:
+def run(
+    batches: list[ReadingBatch], *, flush: bool = True, step_ns: int = 0
+) -> tuple[Processor, list[Outcome]]:
+    """Each batch in turn, the n-th at processing time ``NOW + n * step_ns``."""
     processor = make({})
     outcomes = []
     for offset, item in enumerate(batches):
-        outcome = processor.process(item, now_ns=NOW, offset=offset)
+        outcome = processor.process(item, now_ns=NOW + offset * step_ns, offset=offset)
         processor.commit(outcome)
         outcomes.append(outcome)
     if flush:
@@ -123,18 +126,21 @@ def test_aggregates_equal_a_batch_recomputation(readings: list[Reading]):
 def test_crash_after_any_prefix_of_a_commit_replays_exactly_once(data: st.DataObject):
     readings = data.draw(streams(max_size=40))
     batches = data.draw(scrambled(readings))
-    reference, _ = run(batches, flush=False)
+    # With 11 s between records, gaps are given up (30 s) while records keep coming.
+    step = data.draw(st.sampled_from([0, 11 * NS]))
+    reference, _ = run(batches, flush=False, step_ns=step)
     crash_at = data.draw(st.integers(min_value=0, max_value=len(batches) - 1))
 
     processor = make({})
     outcomes = []
     for offset, item in enumerate(batches):
-        outcome = processor.process(item, now_ns=NOW, offset=offset)
+        now = NOW + offset * step
+        outcome = processor.process(item, now_ns=now, offset=offset)
         if offset == crash_at:  # only a prefix of the changelog survived: replay the record
             cut = data.draw(st.integers(min_value=0, max_value=len(outcome.updates)))
             for key, value in outcome.updates[:cut]:
-                processor.store[key] = value
-            outcome = processor.process(item, now_ns=NOW, offset=offset)
+                processor.store[key] = Processor.committed(key, value)
+            outcome = processor.process(item, now_ns=now, offset=offset)
         processor.commit(outcome)
         outcomes.append(outcome)
     assert windows(processor).keys() == windows(reference).keys()
@@ -179,24 +185,33 @@ class Worker:
         self.by_source = {(lane, offset): item for item, lane, offset in records}
         self.stored: set[int] = set()
 
-    def handle(self, group: list[Lane], crash: st.DataObject | None = None) -> None:
+    def handle(
+        self,
+        group: list[Lane],
+        crash: st.DataObject | None = None,
+        *,
+        cut: int | None = None,
+        now_ns: int = NOW,
+    ) -> None:
         interrupted = self.overlay.get("i|0")
         if interrupted:
             group = [(self.by_source[lane, off], lane, off) for lane, off in interrupted] + group
         final: dict[str, Any] = {}
         for item, lane, offset in group:
-            outcome = self.processor.process(item, now_ns=NOW, offset=offset, lane=lane)
+            outcome = self.processor.process(item, now_ns=now_ns, offset=offset, lane=lane)
             self.stored.update(r.seq for r in outcome.raw)
             for key, value in outcome.updates:
                 self.overlay.stage(key, value)
                 final[key] = value
         order = [[lane, offset] for _, lane, offset in group]
         commits = [("i|0", order)] + [
-            (k, final[k]) for k in sorted(final, key=Processor.commit_rank)
+            (k, Processor.committed(k, final[k])) for k in sorted(final, key=Processor.commit_rank)
         ]
         commits.append(("i|0", None))
         if crash is not None:
-            commits = commits[: crash.draw(st.integers(min_value=0, max_value=len(commits)))]
+            cut = crash.draw(st.integers(min_value=0, max_value=len(commits)))
+        if cut is not None:
+            commits = commits[:cut]
         for key, value in commits:
             self.overlay[key] = value
         self.overlay.staged.clear()  # a crash loses what was staged and not committed
@@ -270,3 +285,74 @@ def test_alert_episode_opens_once_and_closes_once():
     assert hot == [("open", T0 + 40 * NS), ("close", T0 + 100 * NS)]
     ids = {a.alert_id for o in outcomes for a in o.alerts if a.rule == "hot"}
     assert ids == {f"hot:pi:temp:{T0}"}
+
+
+def reading(seq: int, value: float = 20.0) -> Reading:
+    return Reading(device="pi", sensor="temp", value=value, ts_ns=T0 + seq * NS, seq=seq)
+
+
+def up_to_held(worker: Worker, group: list[Lane], now_ns: int = NOW) -> int:
+    """The cut of a batch commit that keeps its order, windows, alert state and held
+    readings and loses its dedup entries (found by a dry run on a copy)."""
+    probe = Worker([])
+    probe.overlay.base.update(worker.overlay.base)
+    final = {}
+    for item, lane, offset in group:
+        for key, value in probe.processor.process(item, now_ns, offset, lane).updates:
+            probe.overlay.stage(key, value)
+            final[key] = value
+    return 1 + sum(1 for key in final if Processor.commit_rank(key) < Processor.commit_rank("d|"))
+
+
+def test_a_held_entry_emptied_and_refilled_in_one_batch_replays_cleanly():
+    """Review finding: lane 1 holds 12, lane 0 then releases it (emptying its entry) and
+    holds 14 in the same entry, and the commit is cut before the dedup entries. Deleting
+    the emptied entry at once lost its lane-1 offset, so the replay put 12 back for good."""
+    first = (batch([reading(s) for s in range(10)]), 0, 0)
+    group = [
+        (batch([reading(12)]), 1, 0),
+        (batch([reading(10), reading(11)]), 0, 1),
+        (batch([reading(14)]), 0, 2),
+    ]
+    last = (batch([reading(13)]), 0, 3)
+    records = [first, *group, last]
+    reference, _ = run([item for item, _, _ in records], flush=False)
+    worker = Worker(records)
+    worker.handle([first])
+    worker.handle(group, cut=up_to_held(worker, group))
+    worker.handle([])  # the restarted worker resumes the interrupted batch first
+    assert list(entries(worker.overlay.base, "h|").values()) == [
+        {"r": [reading(14).model_dump(mode="json")]}
+    ]
+    worker.handle([last])
+    same_state(worker.overlay.base, reference.store)
+    assert entries(worker.overlay.base, "h|") == {}
+
+
+def test_a_replayed_expiry_whose_readings_are_gone_still_closes_the_gap():
+    """Review finding: a record that gives up a gap releases held readings; the commit keeps
+    alert state and held entries but loses the dedup entry. Replayed, the readings are gone
+    from their entries, and the gap's start time must still be cleared, or the next gap is
+    given up at once."""
+    timeout = int(SETTINGS.gap_timeout_s) * NS
+    records = [
+        (batch([reading(s) for s in range(10)]), 0, 0),
+        (batch([reading(12), reading(13)]), 0, 1),
+        (batch([reading(5)]), 0, 2),  # a duplicate, handled when the gap times out
+        (batch([reading(15)]), 0, 3),
+    ]
+    clocks = [NOW, NOW, NOW + timeout, NOW + timeout + NS]
+    reference = Worker(records)
+    for record, clock in zip(records, clocks, strict=True):
+        reference.handle([record], now_ns=clock)
+    worker = Worker(records)
+    worker.handle(records[:2], now_ns=NOW)
+    cut = up_to_held(worker, [records[2]], clocks[2])
+    assert cut == 3, "the order, the alert state, one held entry"
+    worker.handle([records[2]], cut=cut, now_ns=clocks[2])
+    worker.handle([], now_ns=clocks[2])
+    dkey = Processor.dedup_key("pi", BOOT)
+    assert worker.overlay[dkey]["t"]["since"] is None
+    worker.handle([records[3]], now_ns=clocks[3])
+    same_state(worker.overlay.base, reference.overlay.base)
+    assert worker.overlay[dkey]["t"]["next"] == 14, "the gap at 14 is not given up yet"
