@@ -148,7 +148,8 @@ class Processor:
     """Applies the pure core to batches; see the module docstring for the replay rule."""
 
     hold_chunk = 32
-    """Seqs per held-reading entry."""
+    """Seqs per held-reading entry. Part of the state's format: held entries written with
+    another value are not found (their readings would count as unavailable)."""
 
     def __init__(
         self,

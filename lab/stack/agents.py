@@ -101,6 +101,10 @@ def render_agent_config(config: AgentConfig) -> str:
             # bound by records/s (Faust's per-event cost), so fewer, larger records.
             "linger_ms": 200,
             "drain_max_rate": config.drain_max_rate,
+            # Four unacknowledged messages cover the lab's sub-millisecond round trips; the
+            # edge's default 16 fill while a dropped link hangs, and 50 agents resending
+            # 16 small messages each at the heal put 800 records ahead of live data.
+            "inflight": 4,
             "status_interval_s": config.status_interval_s,
         },
         "sensors": config.sensors,

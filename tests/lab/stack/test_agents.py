@@ -67,3 +67,25 @@ def test_unknown_profile_is_refused() -> None:
 def test_spec_validates_workers() -> None:
     with pytest.raises(ValueError, match="workers"):
         StackSpec(workers=5, partitions=4)
+
+
+def test_agents_drain_at_the_fleet_rate_with_a_small_in_flight_window(tmp_path: Path) -> None:
+    path = tmp_path / "edge.toml"
+    path.write_text(render_agent_config(_config(tmp_path, drain_max_rate=150.0)))
+    publish = EdgeSettings.load(path).publish
+    assert publish.drain_max_rate == 150.0
+    assert publish.inflight == 4
+    assert AgentConfig.__dataclass_fields__["drain_max_rate"].default == StackSpec().drain_max_rate
+
+
+def test_a_scenario_fleet_sets_the_drain_rate_of_its_agents(tmp_path: Path) -> None:
+    from lab.replay.model import Scenario
+    from lab.replay.runner import stack_spec
+
+    scenario = Scenario.model_validate(
+        {"name": "x", "duration_s": 10, "fleet": {"devices": 1, "drain_max_rate": 75}}
+    )
+    spec = stack_spec(scenario, run_dir=tmp_path, use_namespaces=False)
+    assert spec.drain_max_rate == 75.0
+    with pytest.raises(ValueError, match="drain_max_rate"):
+        StackSpec(drain_max_rate=0)
