@@ -273,8 +273,9 @@ class Handlers:
         for key in sorted(final, key=Processor.commit_rank):
             value, context = final[key]
             self._set(key, Processor.committed(key, value), context)
-            if self.overlay.staged.get(key) is value:  # committed as None
-                del self.overlay.staged[key]
+            staged = self.overlay.staged
+            if key in staged and staged[key] is value:  # committed as None
+                del staged[key]
         for partition, (_, context) in orders.items():
             self._set(order_key(partition), None, context)
 

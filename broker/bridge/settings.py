@@ -97,8 +97,10 @@ class BridgeSettings(FieldlinkSettings):
         description="Put batches an edge drained from its buffer (ReadingBatch.backlog) on "
         "the backlog topic, which the workers read after live records. Off: all telemetry "
         "on the live topic, as before. Measured in the lab's recovery run on a 2-core box "
-        "(cloud/README.md): on, the live p99 during a fleet drain fell from 13.5 s to "
-        "8.5 s, but the p50 rose from 0.3 s to 1.8 s and the catch-up from 16 s to 57 s.",
+        "(cloud/README.md), agents draining uncapped: on, the live p99 during a fleet "
+        "drain fell from 12.8-13.5 s to 8.5 s, but the p50 rose from 0.3 s to 1.8 s and the "
+        "catch-up from 16 s to 57 s. Capping the agents' drain (deploy/SIZING.md, rule 4) "
+        "met the 2 s target without it.",
     )
     kafka_linger_ms: int = Field(
         default=5, ge=0, le=1000, description="Producer batching delay (latency vs throughput)."
