@@ -170,9 +170,15 @@ class Processor:
     def dedup_key(device: str, boot_id: str) -> str:
         return f"d|{device}|{boot_id}"
 
-    @staticmethod
-    def hold_prefix(device: str, boot_id: str) -> str:
-        return f"h|{device}|{boot_id}|"
+    def _tracker(
+        self, device: str, boot_id: str, entry: dict[str, Any] | None
+    ) -> tuple[SeqTracker, _HeldEntries]:
+        """The dedup tracker of a (device, boot id) from its entry (a new one without), and
+        the held-reading entries it releases from."""
+        held = _HeldEntries(self.store, f"h|{device}|{boot_id}|", self.hold_chunk)
+        if entry is None:
+            return SeqTracker(load=held.take), held
+        return SeqTracker.from_json(entry["t"], held.take), held
 
     @staticmethod
     def commit_rank(key: str) -> int:
@@ -190,11 +196,7 @@ class Processor:
         if _applied(entry, lane, offset):
             out.replayed = True
             return out
-        prefix = self.hold_prefix(batch.device, batch.boot_id)
-        held = _HeldEntries(self.store, prefix, self.hold_chunk)
-        tracker = (
-            SeqTracker.from_json(entry["t"], held.take) if entry else SeqTracker(load=held.take)
-        )
+        tracker, held = self._tracker(batch.device, batch.boot_id, entry)
         counters = dict(entry["c"]) if entry else {"dup": 0, "late": 0, "fresh": 0}
         released: list[Reading] = []
         run = tracker.offer_run(batch.readings, now_ns=now_ns)
@@ -313,8 +315,7 @@ class Processor:
         entry = self.store.get(dkey)
         if entry is None:
             return out
-        held = _HeldEntries(self.store, self.hold_prefix(device, boot_id), self.hold_chunk)
-        tracker = SeqTracker.from_json(entry["t"], held.take)
+        tracker, held = self._tracker(device, boot_id, entry)
         released = list(tracker.expire(now_ns=now_ns, gap_timeout_ns=self._gap_ns))
         self._alert(out, lane, offset, released, tracker.unavailable)
         self._hold(out, held, tracker, lane, offset)

@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fieldlink.errors import ConfigError
+from lab.stack.spec import LAB_DRAIN_MAX_RATE
 
 __all__ = [
     "AlertExpectation",
@@ -148,10 +149,10 @@ class Fleet(_Model):
     profile: str = Field(default="climate", description="Sensor profile of every device.")
     buffer_cap_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     drain_max_rate: float = Field(
-        default=200.0,
+        default=LAB_DRAIN_MAX_RATE,
         gt=0,
         description="Backlog readings/s each agent publishes after a partition, beside live "
-        "ones (the edge's publish.drain_max_rate; see lab.stack.StackSpec).",
+        "ones (the edge's publish.drain_max_rate; see lab.stack.spec.LAB_DRAIN_MAX_RATE).",
     )
     overrides: tuple[WaveformOverride, ...] = ()
 

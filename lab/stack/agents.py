@@ -17,6 +17,7 @@ from typing import Any
 from edge.settings import BufferSettings, EdgeSettings
 from firmware.edgeconfig import toml_dumps
 from lab.services import ManagedProcess
+from lab.stack.spec import LAB_DRAIN_MAX_RATE
 
 __all__ = [
     "AgentConfig",
@@ -51,7 +52,7 @@ class AgentConfig:
     unsynced_s: float = 0.0
     status_interval_s: float = 5.0
     record: bool = True
-    drain_max_rate: float = 200.0
+    drain_max_rate: float = LAB_DRAIN_MAX_RATE
     """Backlog readings/s after a partition (the edge's ``publish.drain_max_rate``)."""
 
     @property

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SensorEvent", "StackSpec"]
+__all__ = ["LAB_DRAIN_MAX_RATE", "SensorEvent", "StackSpec"]
+
+LAB_DRAIN_MAX_RATE = 200.0
+"""Backlog readings/s each lab agent publishes after a partition, beside its live readings
+(the edge's ``publish.drain_max_rate``, 5,000 by default): sized so a whole fleet draining
+at once stays within what one worker sharing two cores with the lab keeps up with, so the
+backlog never queues ahead of live data in Kafka (``deploy/SIZING.md``, rule 4)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +47,7 @@ class StackSpec:
     sample_hz: float = 5.0
     profile: str = "climate"
     buffer_cap_bytes: int = 64 * 1024 * 1024
-    drain_max_rate: float = 200.0
-    """Backlog readings/s each agent publishes after a partition, beside its live readings
-    (the edge's ``publish.drain_max_rate``, 5,000 by default). The lab's 200 is sized so a
-    whole fleet draining at once stays within what one worker sharing two cores with the
-    lab keeps up with: the backlog then never queues ahead of live data in Kafka
-    (``deploy/SIZING.md``)."""
+    drain_max_rate: float = LAB_DRAIN_MAX_RATE
     workers: int = 1
     partitions: int = 4
     seed: int = 1
